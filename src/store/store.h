@@ -1,0 +1,91 @@
+/* The storage interface: a table of functions every backend implements, after tusd's DataStore.
+ *
+ * Division of labour: the protocol layer validates offsets and lengths, holds the per-upload lock
+ * and decides what to acknowledge; a store only keeps bytes and upload info. Stores never see HTTP.
+ *
+ * Threading: functions marked [blocking] may sleep on disk or network and must be called from the
+ * worker pool, never from an event-loop thread. `append` is the exception: for the local store it
+ * is a page-cache write and runs on the loop so bytes go socket -> buffer -> file with no hand-off.
+ * A handle (fy_store_upload) is used by one thread at a time; the protocol layer's lock ensures it.
+ */
+#ifndef FY_STORE_H
+#define FY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define FY_UPLOAD_ID_LEN 32 /* 128 random bits as lowercase hex */
+
+enum {
+    FY_STORE_CAP_TERMINATE = 1u << 0,
+    FY_STORE_CAP_DEFER_LENGTH = 1u << 1,
+    FY_STORE_CAP_CONCAT = 1u << 2,
+    FY_STORE_CAP_SENDFILE = 1u << 3, /* read_fd gives a file descriptor for downloads */
+};
+
+typedef struct fy_upload_info {
+    char id[FY_UPLOAD_ID_LEN + 1];
+    int64_t length;  /* -1 while deferred */
+    int64_t offset;  /* bytes stored; filled by open/create, not persisted by write_info */
+    int64_t created; /* unix seconds */
+    char *metadata;  /* raw Upload-Metadata value as validated at creation, or NULL; owned */
+} fy_upload_info;
+
+typedef struct fy_store fy_store;               /* a backend instance */
+typedef struct fy_store_upload fy_store_upload; /* one open upload, backend-defined */
+
+typedef struct fy_store_ops {
+    const char *name;
+    unsigned caps;
+
+    /* [blocking] Creates upload `info->id` (bytes empty, info durable) and opens it. */
+    fy_err (*create)(fy_store *s, const fy_upload_info *info, fy_store_upload **out);
+
+    /* [blocking, cheap] Opens an existing upload; fills *info (caller frees with
+     * fy_upload_info_clear). FY_ERR_NOT_FOUND when it does not exist. */
+    fy_err (*open)(fy_store *s, const char *id, fy_store_upload **out, fy_upload_info *info);
+
+    /* Appends len bytes at `offset` (which the caller guarantees is the current end).
+     * *written is set to the bytes really stored, also on error, so the offset reported to the
+     * client always matches the store. Not yet durable: see sync. */
+    fy_err (*append)(fy_store_upload *u, int64_t offset, const void *buf, size_t len,
+                     size_t *written);
+
+    /* [blocking] Makes every appended byte durable; after FY_OK they survive a crash. */
+    fy_err (*sync)(fy_store_upload *u);
+
+    /* [blocking] Sets a deferred length, durably. */
+    fy_err (*set_length)(fy_store_upload *u, int64_t length);
+
+    /* Returns a file descriptor holding the bytes (valid until close), for sendfile. */
+    fy_err (*read_fd)(fy_store_upload *u, int *fd);
+
+    /* [blocking] Removes an upload's bytes and info. FY_ERR_NOT_FOUND if absent. */
+    fy_err (*remove)(fy_store *s, const char *id);
+
+    /* Releases a handle. Does not sync. */
+    void (*close)(fy_store_upload *u);
+
+    /* Frees the store. */
+    void (*destroy)(fy_store *s);
+} fy_store_ops;
+
+/* Every backend's instance begins with this, so the protocol layer can reach its ops. */
+struct fy_store {
+    const fy_store_ops *ops;
+};
+
+/* Frees the owned members of an info and zeroes it. */
+void fy_upload_info_clear(fy_upload_info *info);
+
+/* True when `id` has exactly the shape of an upload id (32 lowercase hex digits); anything else
+ * is refused before it can reach a path. */
+bool fy_upload_id_valid(const char *id, size_t len);
+
+/* Writes a fresh id of 128 random bits into out (FY_UPLOAD_ID_LEN + 1 bytes). */
+fy_err fy_upload_id_new(char out[FY_UPLOAD_ID_LEN + 1]);
+
+#endif

@@ -1,0 +1,27 @@
+/* The tus 1.0.0 protocol on top of the HTTP engine and a store. */
+#ifndef FY_TUS_H
+#define FY_TUS_H
+
+#include <stdint.h>
+
+#include "ev/pool.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "upload/registry.h"
+
+typedef struct fy_tus_config {
+    const char *base_path; /* e.g. "/files/", with both slashes */
+    int64_t max_size;      /* 0: no limit */
+    fy_store *store;       /* not owned */
+    fy_pool *pool;         /* not owned; runs blocking store calls */
+} fy_tus_config;
+
+typedef struct fy_tus fy_tus;
+
+fy_err fy_tus_new(const fy_tus_config *cfg, fy_tus **out);
+void fy_tus_free(fy_tus *tus);
+
+/* The HTTP handler entry point (fy_http_handler.on_request with arg = the fy_tus). */
+void fy_tus_on_request(fy_http_req *req, void *arg);
+
+#endif

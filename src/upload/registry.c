@@ -1,0 +1,205 @@
+#include "upload/registry.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBUCKETS 4096 /* a power of two; chains stay short for the uploads open at once */
+
+struct fy_registry {
+    fy_store *store;
+    pthread_mutex_t mu;
+    fy_upload *buckets[NBUCKETS];
+};
+
+static unsigned bucket_of(const char *id)
+{
+    /* Ids are random hex: their first digits are already uniformly spread. */
+    unsigned h = 0;
+    for (int i = 0; i < 6; i++)
+        h = h * 16 + (unsigned)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+    return h & (NBUCKETS - 1);
+}
+
+fy_err fy_registry_new(fy_store *store, fy_registry **out)
+{
+    fy_registry *reg = calloc(1, sizeof(*reg));
+    if (reg == NULL)
+        return FY_ERR_NOMEM;
+    reg->store = store;
+    pthread_mutex_init(&reg->mu, NULL);
+    *out = reg;
+    return FY_OK;
+}
+
+void fy_registry_free(fy_registry *reg)
+{
+    if (reg == NULL)
+        return;
+    for (unsigned i = 0; i < NBUCKETS; i++) {
+        fy_upload *u = reg->buckets[i];
+        while (u != NULL) {
+            fy_upload *next = u->next_;
+            reg->store->ops->close(u->handle);
+            free(u->metadata);
+            free(u);
+            u = next;
+        }
+    }
+    pthread_mutex_destroy(&reg->mu);
+    free(reg);
+}
+
+static fy_upload *find_locked(fy_registry *reg, const char *id)
+{
+    for (fy_upload *u = reg->buckets[bucket_of(id)]; u != NULL; u = u->next_)
+        if (memcmp(u->id, id, FY_UPLOAD_ID_LEN) == 0)
+            return u;
+    return NULL;
+}
+
+static void unlink_locked(fy_registry *reg, fy_upload *up)
+{
+    fy_upload **pp = &reg->buckets[bucket_of(up->id)];
+    while (*pp != NULL && *pp != up)
+        pp = &(*pp)->next_;
+    if (*pp == up)
+        *pp = up->next_;
+    up->next_ = NULL;
+}
+
+static fy_upload *upload_new(fy_store_upload *handle, fy_upload_info *info)
+{
+    fy_upload *up = calloc(1, sizeof(*up));
+    if (up == NULL)
+        return NULL;
+    memcpy(up->id, info->id, sizeof(up->id));
+    up->handle = handle;
+    up->metadata = info->metadata;
+    info->metadata = NULL;
+    up->created = info->created;
+    up->length_ = info->length;
+    up->offset_ = info->offset;
+    up->refs_ = 1;
+    return up;
+}
+
+fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out)
+{
+    pthread_mutex_lock(&reg->mu);
+    fy_upload *up = find_locked(reg, id);
+    if (up != NULL) {
+        up->refs_++;
+        pthread_mutex_unlock(&reg->mu);
+        *out = up;
+        return FY_OK;
+    }
+    pthread_mutex_unlock(&reg->mu);
+
+    /* Open outside the mutex: another thread may open the same id meanwhile, and the loser
+     * of that race closes its handle. */
+    fy_store_upload *h = NULL;
+    fy_upload_info info = {0};
+    fy_err e = reg->store->ops->open(reg->store, id, &h, &info);
+    if (e != FY_OK)
+        return e;
+    fy_upload *fresh = upload_new(h, &info);
+    fy_upload_info_clear(&info);
+    if (fresh == NULL) {
+        reg->store->ops->close(h);
+        return FY_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&reg->mu);
+    up = find_locked(reg, id);
+    if (up != NULL) {
+        up->refs_++;
+        pthread_mutex_unlock(&reg->mu);
+        reg->store->ops->close(fresh->handle);
+        free(fresh->metadata);
+        free(fresh);
+        *out = up;
+        return FY_OK;
+    }
+    unsigned b = bucket_of(id);
+    fresh->next_ = reg->buckets[b];
+    reg->buckets[b] = fresh;
+    pthread_mutex_unlock(&reg->mu);
+    *out = fresh;
+    return FY_OK;
+}
+
+fy_err fy_registry_adopt(fy_registry *reg, fy_store_upload *handle, fy_upload_info *info,
+                         const void *owner, fy_upload **out)
+{
+    fy_upload *up = upload_new(handle, info);
+    if (up == NULL)
+        return FY_ERR_NOMEM;
+    up->writer_ = owner;
+    pthread_mutex_lock(&reg->mu);
+    unsigned b = bucket_of(up->id);
+    up->next_ = reg->buckets[b];
+    reg->buckets[b] = up;
+    pthread_mutex_unlock(&reg->mu);
+    *out = up;
+    return FY_OK;
+}
+
+void fy_registry_put(fy_registry *reg, fy_upload *up)
+{
+    pthread_mutex_lock(&reg->mu);
+    bool last = --up->refs_ == 0;
+    if (last && !up->removed_)
+        unlink_locked(reg, up);
+    pthread_mutex_unlock(&reg->mu);
+    if (last) {
+        reg->store->ops->close(up->handle);
+        free(up->metadata);
+        free(up);
+    }
+}
+
+bool fy_upload_try_lock(fy_registry *reg, fy_upload *up, const void *owner)
+{
+    pthread_mutex_lock(&reg->mu);
+    bool ok = !up->removed_ && (up->writer_ == NULL || up->writer_ == owner);
+    if (ok)
+        up->writer_ = owner;
+    pthread_mutex_unlock(&reg->mu);
+    return ok;
+}
+
+void fy_upload_unlock(fy_registry *reg, fy_upload *up, const void *owner)
+{
+    pthread_mutex_lock(&reg->mu);
+    if (up->writer_ == owner)
+        up->writer_ = NULL;
+    pthread_mutex_unlock(&reg->mu);
+}
+
+bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset)
+{
+    pthread_mutex_lock(&reg->mu);
+    *length = up->length_;
+    *offset = up->offset_;
+    bool alive = !up->removed_;
+    pthread_mutex_unlock(&reg->mu);
+    return alive;
+}
+
+void fy_upload_set_state(fy_registry *reg, fy_upload *up, int64_t length, int64_t offset)
+{
+    pthread_mutex_lock(&reg->mu);
+    up->length_ = length;
+    up->offset_ = offset;
+    pthread_mutex_unlock(&reg->mu);
+}
+
+void fy_upload_mark_removed(fy_registry *reg, fy_upload *up)
+{
+    pthread_mutex_lock(&reg->mu);
+    if (!up->removed_) {
+        up->removed_ = true;
+        unlink_locked(reg, up);
+    }
+    pthread_mutex_unlock(&reg->mu);
+}

@@ -1,0 +1,57 @@
+/* The registry of uploads in use in this process: one shared object per upload id, with a
+ * reference count, the single-writer lock and the acknowledged (durable) offset.
+ *
+ * Any thread may call these functions. A fy_upload is valid from fy_registry_get (or _adopt)
+ * until the matching fy_registry_put. */
+#ifndef FY_UPLOAD_REGISTRY_H
+#define FY_UPLOAD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct fy_registry fy_registry;
+
+typedef struct fy_upload {
+    char id[FY_UPLOAD_ID_LEN + 1];
+    fy_store_upload *handle; /* use only while holding the lock, or for reads (read_fd) */
+    char *metadata;          /* immutable after creation; owned */
+    int64_t created;
+    /* Private to registry.c: */
+    int64_t length_;
+    int64_t offset_;
+    int refs_;
+    const void *writer_;
+    bool removed_;
+    struct fy_upload *next_;
+} fy_upload;
+
+fy_err fy_registry_new(fy_store *store, fy_registry **out);
+void fy_registry_free(fy_registry *reg);
+
+/* Finds or opens upload `id` (store->open on first use). FY_ERR_NOT_FOUND when it does not exist
+ * or was removed. */
+fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out);
+
+/* Registers an upload just created (handle and info from store->create); takes ownership of the
+ * handle and of info->metadata. The new upload is returned referenced and locked by owner. */
+fy_err fy_registry_adopt(fy_registry *reg, fy_store_upload *handle, fy_upload_info *info,
+                         const void *owner, fy_upload **out);
+
+void fy_registry_put(fy_registry *reg, fy_upload *up);
+
+/* The single-writer lock. Returns false when another owner holds it or the upload is removed. */
+bool fy_upload_try_lock(fy_registry *reg, fy_upload *up, const void *owner);
+void fy_upload_unlock(fy_registry *reg, fy_upload *up, const void *owner);
+
+/* A consistent view of length (-1 while deferred) and acknowledged offset. False if removed. */
+bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset);
+
+/* Updates length and offset; the caller holds the lock and the values are durable. */
+void fy_upload_set_state(fy_registry *reg, fy_upload *up, int64_t length, int64_t offset);
+
+/* Marks the upload removed: later gets fail with FY_ERR_NOT_FOUND. The caller holds the lock. */
+void fy_upload_mark_removed(fy_registry *reg, fy_upload *up);
+
+#endif
