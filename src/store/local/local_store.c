@@ -1,0 +1,453 @@
+/* The local-disk store (layout in local_store.h).
+ *
+ * Every name is resolved relative to one directory fd opened at start-up (openat and friends),
+ * and only after fy_upload_id_valid accepted the id, so no request can steer a path elsewhere.
+ *
+ * Crash safety: `<id>.info` is replaced by temp file + fsync + rename + directory fsync, so it is
+ * always a complete old or new version. create makes the data file before the info and remove
+ * deletes the info before the data file, so an info never lacks its data; the reverse (an orphan
+ * data file) is reported as NOT_FOUND by open and cleaned up by remove.
+ */
+#include "store/local/local_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define INFO_VERSION 1
+#define INFO_MAX     (1 << 20) /* far above any Upload-Metadata a request head can carry */
+#define INFO_SUFFIX  ".info"
+#define TMP_SUFFIX   ".info.tmp"
+
+struct local_store {
+    fy_store base; /* first: callers reach the ops through a fy_store pointer */
+    int dirfd;     /* the data folder; owned */
+};
+
+/* The names derived from an id, kept so no path is formatted twice. */
+struct info_names {
+    char info[FY_UPLOAD_ID_LEN + sizeof(INFO_SUFFIX)];
+    char tmp[FY_UPLOAD_ID_LEN + sizeof(TMP_SUFFIX)];
+};
+
+/* What the opaque fy_store_upload of store.h points to (store.h gives handles no common part). */
+struct local_upload {
+    struct local_store *store; /* borrowed: a store outlives its handles */
+    int fd;                    /* the data file; owned */
+    fy_upload_info info;       /* persisted fields, rewritten by set_length; metadata owned */
+    struct info_names names;
+};
+
+static struct local_store *store_of(fy_store *s)
+{
+    return (struct local_store *)s;
+}
+
+static struct local_upload *upload_of(fy_store_upload *u)
+{
+    return (struct local_upload *)(void *)u;
+}
+
+/* Errors of writes and syncs: a full disk is told apart because the client can resume once
+ * space is freed; anything else is an I/O failure, whatever the errno might suggest elsewhere. */
+static fy_err io_err(int errnum)
+{
+    return (errnum == ENOSPC || errnum == EDQUOT) ? FY_ERR_NOSPACE : FY_ERR_IO;
+}
+
+/* Callers pass a validated id, so the names are exactly 32 hex digits plus a suffix. */
+static void make_names(const char *id, struct info_names *n)
+{
+    memcpy(n->info, id, FY_UPLOAD_ID_LEN);
+    memcpy(n->info + FY_UPLOAD_ID_LEN, INFO_SUFFIX, sizeof(INFO_SUFFIX));
+    memcpy(n->tmp, id, FY_UPLOAD_ID_LEN);
+    memcpy(n->tmp + FY_UPLOAD_ID_LEN, TMP_SUFFIX, sizeof(TMP_SUFFIX));
+}
+
+static bool id_ok(const char *id)
+{
+    return id && fy_upload_id_valid(id, strnlen(id, FY_UPLOAD_ID_LEN + 1));
+}
+
+/* Writes all of buf at off, resuming after short writes and signals. *written is what really
+ * reached the file, also on error. No allocation and no extra syscall: this is the PATCH path. */
+static fy_err pwrite_all(int fd, int64_t off, const void *buf, size_t len, size_t *written)
+{
+    const char *p = buf;
+    size_t done = 0;
+    fy_err err = FY_OK;
+
+    while (done < len) {
+        ssize_t n = pwrite(fd, p + done, len - done, (off_t)off + (off_t)done);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            err = io_err(errno);
+            break;
+        }
+        if (n == 0) { /* never for a regular file; refuse to spin */
+            err = FY_ERR_IO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    *written = done;
+    return err;
+}
+
+/* Replaces `<id>.info` with h->info durably. A crash leaves the old or the new info, at worst
+ * with a stale temp file that the next write truncates and remove deletes. If the final
+ * directory fsync fails the new info is in place but maybe not durable; the error says so. */
+static fy_err write_info(struct local_upload *h)
+{
+    int dirfd = h->store->dirfd;
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s?, s:i}", "id", h->info.id, "length",
+                          (json_int_t)h->info.length, "created", (json_int_t)h->info.created,
+                          "metadata", h->info.metadata, "version", INFO_VERSION);
+    if (!j)
+        return FY_ERR_INTERNAL; /* out of memory, or metadata that is not UTF-8 (a caller bug) */
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text)
+        return FY_ERR_NOMEM;
+
+    fy_err err = FY_OK;
+    size_t written;
+    int fd =
+        openat(dirfd, h->names.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd == -1) {
+        err = io_err(errno);
+        free(text);
+        return err;
+    }
+    err = pwrite_all(fd, 0, text, strlen(text), &written);
+    free(text);
+    if (err == FY_OK && fsync(fd) == -1)
+        err = io_err(errno);
+    if (close(fd) == -1 && err == FY_OK)
+        err = io_err(errno);
+    if (err == FY_OK && renameat(dirfd, h->names.tmp, dirfd, h->names.info) == -1)
+        err = io_err(errno);
+    if (err != FY_OK) {
+        (void)unlinkat(dirfd, h->names.tmp, 0); /* best effort: see above */
+        return err;
+    }
+    if (fsync(dirfd) == -1)
+        return io_err(errno);
+    return FY_OK;
+}
+
+/* Reads and checks `<id>.info` into h->info. Anything unexpected is corruption: FY_ERR_IO. */
+static fy_err read_info(struct local_upload *h)
+{
+    int fd = openat(h->store->dirfd, h->names.info, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd == -1)
+        return fy_err_from_errno(errno); /* ENOENT: not found */
+
+    fy_err err = FY_OK;
+    struct stat sb;
+    char *buf = NULL;
+    size_t got = 0;
+    if (fstat(fd, &sb) == -1)
+        err = io_err(errno);
+    else if (!S_ISREG(sb.st_mode) || sb.st_size > INFO_MAX)
+        err = FY_ERR_IO;
+    else if (!(buf = malloc((size_t)sb.st_size + 1)))
+        err = FY_ERR_NOMEM;
+    while (err == FY_OK && got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n == -1 && errno != EINTR)
+            err = io_err(errno);
+        else if (n == 0)
+            break; /* shorter than fstat said: the parser judges what is there */
+        else if (n > 0)
+            got += (size_t)n;
+    }
+    (void)close(fd); /* read-only: nothing can be lost */
+    if (err != FY_OK) {
+        free(buf);
+        return err;
+    }
+
+    json_t *j = json_loadb(buf, got, JSON_REJECT_DUPLICATES, NULL); /* NULL on any parse error */
+    free(buf);
+    const json_t *id = json_object_get(j, "id"), *length = json_object_get(j, "length"),
+                 *created = json_object_get(j, "created"), *md = json_object_get(j, "metadata"),
+                 *version = json_object_get(j, "version");
+    if (!json_is_object(j) || !json_is_string(id) || strcmp(json_string_value(id), h->info.id) ||
+        !json_is_integer(length) || json_integer_value(length) < -1 || !json_is_integer(created) ||
+        json_integer_value(created) < 0 || !(json_is_string(md) || json_is_null(md)) ||
+        !json_is_integer(version) || json_integer_value(version) != INFO_VERSION) {
+        err = FY_ERR_IO;
+    } else {
+        h->info.length = json_integer_value(length);
+        h->info.created = json_integer_value(created);
+        if (json_is_string(md) && !(h->info.metadata = strdup(json_string_value(md))))
+            err = FY_ERR_NOMEM;
+    }
+    json_decref(j);
+    return err;
+}
+
+static void upload_free(struct local_upload *h)
+{
+    if (h->fd != -1)
+        (void)close(h->fd); /* close does not sync (store.h); its result carries nothing */
+    free(h->info.metadata);
+    free(h);
+}
+
+/* A handle for `id` without a data fd yet; NOT_FOUND for an id that cannot exist. */
+static fy_err upload_new(struct local_store *st, const char *id, struct local_upload **out)
+{
+    if (!id_ok(id))
+        return FY_ERR_NOT_FOUND;
+    struct local_upload *h = calloc(1, sizeof(*h));
+    if (!h)
+        return FY_ERR_NOMEM;
+    h->store = st;
+    h->fd = -1;
+    memcpy(h->info.id, id, FY_UPLOAD_ID_LEN + 1);
+    make_names(id, &h->names);
+    *out = h;
+    return FY_OK;
+}
+
+static fy_err local_create(fy_store *s, const fy_upload_info *info, fy_store_upload **out)
+{
+    struct local_store *st = store_of(s);
+    struct local_upload *h;
+    if (info->length < -1)
+        return FY_ERR_INTERNAL;
+    fy_err err = upload_new(st, info->id, &h);
+    if (err != FY_OK)
+        return err;
+    h->info.length = info->length;
+    h->info.created = info->created;
+    if (info->metadata && !(h->info.metadata = strdup(info->metadata))) {
+        upload_free(h);
+        return FY_ERR_NOMEM;
+    }
+
+    /* Data first (see top). O_EXCL: ids are fresh, so an existing file is a bug, not a reuse. */
+    h->fd = openat(st->dirfd, h->info.id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (h->fd == -1) {
+        err = io_err(errno);
+        upload_free(h);
+        return err;
+    }
+    err = write_info(h); /* its directory fsync also makes the data file's entry durable */
+    if (err != FY_OK) {
+        /* The info may already be in place if only the directory fsync failed. */
+        (void)unlinkat(st->dirfd, h->names.info, 0);
+        (void)unlinkat(st->dirfd, h->info.id, 0);
+        upload_free(h);
+        return err;
+    }
+    *out = (fy_store_upload *)(void *)h;
+    return FY_OK;
+}
+
+static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_upload_info *info)
+{
+    struct local_upload *h;
+    struct stat sb;
+    char *md = NULL;
+
+    memset(info, 0, sizeof(*info)); /* so fy_upload_info_clear is harmless after an error */
+    fy_err err = upload_new(store_of(s), id, &h);
+    if (err != FY_OK)
+        return err;
+    /* Data before info: with create and remove ordered as they are, a racing create or remove
+     * makes one of the two missing, and either way the answer is NOT_FOUND. */
+    h->fd = openat(h->store->dirfd, h->info.id, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (h->fd == -1) {
+        err = fy_err_from_errno(errno);
+        goto fail;
+    }
+    err = read_info(h);
+    if (err != FY_OK)
+        goto fail;
+    if (fstat(h->fd, &sb) == -1) {
+        err = io_err(errno);
+        goto fail;
+    }
+    /* More bytes than the declared length cannot come from append: the files disagree. */
+    if (!S_ISREG(sb.st_mode) || (h->info.length >= 0 && sb.st_size > h->info.length)) {
+        err = FY_ERR_IO;
+        goto fail;
+    }
+    if (h->info.metadata && !(md = strdup(h->info.metadata))) {
+        err = FY_ERR_NOMEM;
+        goto fail;
+    }
+    *info = h->info;
+    info->metadata = md; /* the caller's own copy; the handle keeps its own for set_length */
+    info->offset = sb.st_size;
+    *out = (fy_store_upload *)(void *)h;
+    return FY_OK;
+fail:
+    upload_free(h);
+    return err;
+}
+
+static fy_err local_append(fy_store_upload *u, int64_t offset, const void *buf, size_t len,
+                           size_t *written)
+{
+    return pwrite_all(upload_of(u)->fd, offset, buf, len, written);
+}
+
+static fy_err local_sync(fy_store_upload *u)
+{
+    /* fdatasync covers the size change, which is all a reader needs to see the bytes. */
+    if (fdatasync(upload_of(u)->fd) == -1)
+        return io_err(errno);
+    return FY_OK;
+}
+
+static fy_err local_set_length(fy_store_upload *u, int64_t length)
+{
+    struct local_upload *h = upload_of(u);
+    if (length < 0)
+        return FY_ERR_INTERNAL; /* the protocol layer validates; -1 would un-set the length */
+    int64_t old = h->info.length;
+    h->info.length = length;
+    fy_err err = write_info(h);
+    if (err != FY_OK)
+        h->info.length = old;
+    return err;
+}
+
+static fy_err local_read_fd(fy_store_upload *u, int *fd)
+{
+    *fd = upload_of(u)->fd;
+    return FY_OK;
+}
+
+/* Removes one name; *found is set when it existed. */
+static fy_err unlink_name(int dirfd, const char *name, bool *found)
+{
+    if (unlinkat(dirfd, name, 0) == 0) {
+        *found = true;
+        return FY_OK;
+    }
+    return errno == ENOENT ? FY_OK : io_err(errno);
+}
+
+static fy_err local_remove(fy_store *s, const char *id)
+{
+    int dirfd = store_of(s)->dirfd;
+    struct info_names names;
+    bool found = false, tmp_found = false;
+
+    if (!id_ok(id))
+        return FY_ERR_NOT_FOUND;
+    make_names(id, &names);
+    /* Info first (see top); a temp file only exists after a crash mid-write. */
+    fy_err err = unlink_name(dirfd, names.info, &found);
+    if (err == FY_OK)
+        err = unlink_name(dirfd, names.tmp, &tmp_found);
+    if (err == FY_OK)
+        err = unlink_name(dirfd, id, &found);
+    if (err != FY_OK)
+        return err;
+    if (!found)
+        return FY_ERR_NOT_FOUND;
+    if (fsync(dirfd) == -1)
+        return io_err(errno);
+    return FY_OK;
+}
+
+static void local_close(fy_store_upload *u)
+{
+    if (u)
+        upload_free(upload_of(u));
+}
+
+static void local_destroy(fy_store *s)
+{
+    if (!s)
+        return;
+    (void)close(store_of(s)->dirfd);
+    free(store_of(s));
+}
+
+static const fy_store_ops local_ops = {
+    .name = "local",
+    .caps = FY_STORE_CAP_TERMINATE | FY_STORE_CAP_DEFER_LENGTH | FY_STORE_CAP_CONCAT |
+            FY_STORE_CAP_SENDFILE,
+    .create = local_create,
+    .open = local_open,
+    .append = local_append,
+    .sync = local_sync,
+    .set_length = local_set_length,
+    .read_fd = local_read_fd,
+    .remove = local_remove,
+    .close = local_close,
+    .destroy = local_destroy,
+};
+
+/* Makes a new folder's entry durable by syncing the folder that holds it. */
+static fy_err fsync_parent(char *path)
+{
+    char *slash = strrchr(path, '/');
+    const char *parent = slash == path ? "/" : slash ? path : ".";
+    if (slash && slash != path)
+        *slash = '\0';
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (slash && slash != path)
+        *slash = '/';
+    if (fd == -1)
+        return io_err(errno);
+    fy_err err = fsync(fd) == -1 ? io_err(errno) : FY_OK;
+    (void)close(fd);
+    return err;
+}
+
+/* mkdir -p with mode 0700 (uploads are private). Each folder created is synced into its parent,
+ * so acknowledged uploads cannot vanish with a folder that was never made durable. */
+static fy_err mkdir_p(const char *dir)
+{
+    char *path = strdup(dir);
+    if (!path)
+        return FY_ERR_NOMEM;
+    fy_err err = FY_OK;
+    size_t n = strlen(path);
+    for (size_t i = 1; i <= n && err == FY_OK; i++) {
+        if ((path[i] != '/' && path[i] != '\0') || path[i - 1] == '/')
+            continue; /* not the end of a component, or "//" */
+        char saved = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0700) == 0)
+            err = fsync_parent(path);
+        else if (errno != EEXIST)
+            err = io_err(errno);
+        path[i] = saved;
+    }
+    free(path);
+    return err;
+}
+
+fy_err fy_local_store_new(const char *dir, fy_store **out)
+{
+    fy_err err = mkdir_p(dir);
+    if (err != FY_OK)
+        return err;
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd == -1)
+        return io_err(errno);
+    struct local_store *st = calloc(1, sizeof(*st));
+    if (!st) {
+        (void)close(dirfd);
+        return FY_ERR_NOMEM;
+    }
+    st->base.ops = &local_ops;
+    st->dirfd = dirfd;
+    *out = &st->base;
+    return FY_OK;
+}
