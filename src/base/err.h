@@ -18,6 +18,7 @@
     X(CONTENT_TYPE, "PATCH requests must use Content-Type: application/offset+octet-stream", 415) \
     X(OFFSET_MISMATCH, "Upload-Offset does not match the upload's current offset", 409)          \
     X(LOCKED, "another request is writing this upload; retry shortly", 423)                       \
+    X(INTERRUPTED, "a newer request for this upload took over", 409)                              \
     X(TOO_LARGE, "the upload is larger than the server allows", 413)                              \
     X(EXCEEDS_LENGTH, "the body would go past the declared Upload-Length", 413)                   \
     X(BAD_LENGTH, "Upload-Length is missing or invalid", 400)                                      \

@@ -83,6 +83,9 @@ typedef void (*fy_http_end_cb)(fy_http_req *req, fy_err status);
  * limit). Without a body, on_end(FY_OK) is called from the loop right away. */
 void fy_http_req_read_body(fy_http_req *req, int64_t max_bytes, fy_http_data_cb on_data,
                            fy_http_end_cb on_end);
+/* Stops a body that is being read: on_end(why) is called now and the connection will close
+ * after the response. No-op when no body is being read. */
+void fy_http_req_stop_body(fy_http_req *req, fy_err why);
 /* Continues a body paused by FY_ERR_AGAIN. */
 void fy_http_req_resume(fy_http_req *req);
 /* Body bytes delivered so far. */

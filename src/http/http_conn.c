@@ -584,6 +584,13 @@ void fy_http_req_read_body(fy_http_req *r, int64_t max_bytes, fy_http_data_cb on
     conn_defer(c, body_start_task);
 }
 
+void fy_http_req_stop_body(fy_http_req *r, fy_err why)
+{
+    if (r->body_state != BODY_READING && r->body_state != BODY_PAUSED)
+        return;
+    body_end(r->conn, why == FY_OK ? FY_ERR_INTERRUPTED : why);
+}
+
 void fy_http_req_resume(fy_http_req *r)
 {
     fy_http_conn *c = r->conn;

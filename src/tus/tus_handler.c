@@ -75,7 +75,7 @@ static void on_request_done(fy_http_req *req)
     fy_registry *reg = ctx->tus->registry;
     if (ctx->up != NULL) {
         if (ctx->locked)
-            fy_upload_unlock(reg, ctx->up, ctx);
+            fy_upload_unlock(reg, ctx->up, &ctx->owner);
         fy_registry_put(reg, ctx->up);
         ctx->up = NULL;
     }
@@ -84,6 +84,27 @@ static void on_request_done(fy_http_req *req)
         ctx->created = NULL;
     }
     fy_upload_info_clear(&ctx->info);
+}
+
+/* --- the lock: being asked to stop, and being woken --- */
+
+static void on_interrupt(fy_lock_owner *owner)
+{
+    tus_ctx *ctx = (tus_ctx *)((char *)owner - offsetof(tus_ctx, owner));
+    if (ctx->in_body) {
+        FY_LOG(FY_LOG_INFO, "append_interrupted", "id=%s offset=%lld reason=\"newer request\"",
+               ctx->up->id, (long long)ctx->offset);
+        fy_http_req_stop_body(ctx->req, FY_ERR_INTERRUPTED);
+    }
+}
+
+static void on_lock_free(fy_task *t)
+{
+    tus_ctx *ctx = (tus_ctx *)((char *)t - offsetof(tus_ctx, waiter.task));
+    void (*again)(tus_ctx *) = ctx->again;
+    ctx->again = NULL;
+    if (again != NULL)
+        again(ctx);
 }
 
 /* --- headers --- */
@@ -153,7 +174,8 @@ static void create_done(fy_work *w)
     }
     FY_LOG(FY_LOG_INFO, "upload_created", "id=%s length=%lld peer=%s", ctx->info.id,
            (long long)ctx->info.length, fy_http_req_peer(ctx->req));
-    fy_err e = fy_registry_adopt(ctx->tus->registry, ctx->created, &ctx->info, ctx, &ctx->up);
+    fy_err e =
+        fy_registry_adopt(ctx->tus->registry, ctx->created, &ctx->info, &ctx->owner, &ctx->up);
     if (e != FY_OK) {
         fail_err(ctx, e);
         return;
@@ -176,6 +198,7 @@ static void create_done(fy_work *w)
     int64_t cap = ctx->length >= 0 ? ctx->length
                                    : (ctx->tus->cfg.max_size > 0 ? ctx->tus->cfg.max_size
                                                                  : INT64_MAX);
+    ctx->in_body = true;
     fy_http_req_read_body(ctx->req, cap, append_data, append_end);
 }
 
@@ -317,6 +340,11 @@ static void respond_append(tus_ctx *ctx, fy_err body_status)
         fy_tus_fail(ctx, 400, "the chunked body is malformed; bytes up to offset %lld are stored",
                     (long long)ctx->offset);
         return;
+    case FY_ERR_INTERRUPTED:
+        fy_tus_fail(ctx, 409,
+                    "a newer request for this upload took over; bytes up to offset %lld are stored",
+                    (long long)ctx->offset);
+        return;
     case FY_ERR_UNAVAILABLE:
         fy_tus_fail(ctx, 503, "the server is shutting down; bytes up to offset %lld are stored",
                     (long long)ctx->offset);
@@ -339,7 +367,7 @@ static void sync_done(fy_work *w)
         ctx->offset = ctx->start_offset;
     }
     /* Release before answering so the client's next request does not meet its own lock. */
-    fy_upload_unlock(reg, ctx->up, ctx);
+    fy_upload_unlock(reg, ctx->up, &ctx->owner);
     ctx->locked = false;
     respond_append(ctx, ctx->body_status);
 }
@@ -347,6 +375,7 @@ static void sync_done(fy_work *w)
 static void append_end(fy_http_req *req, fy_err status)
 {
     tus_ctx *ctx = fy_http_req_ctx(req);
+    ctx->in_body = false;
     if (status != FY_OK && status != ctx->write_err)
         FY_LOG(FY_LOG_INFO, "body_interrupted", "id=%s offset=%lld reason=\"%s\"", ctx->up->id,
                (long long)ctx->offset, fy_err_message(status));
@@ -365,6 +394,24 @@ static bool content_type_is(fy_str ct, const char *want)
     return ct.n == n || ct.p[n] == ';' || ct.p[n] == ' ' || ct.p[n] == '\t';
 }
 
+/* Takes the upload's lock for this request. When another request holds it, that one is asked to
+ * stop and this one continues in `again` once the lock is free; returns false then, or when the
+ * request was already answered. */
+static bool take_lock(tus_ctx *ctx, void (*again)(tus_ctx *))
+{
+    fy_err e = fy_upload_lock(ctx->tus->registry, ctx->up, &ctx->owner, &ctx->waiter);
+    if (e == FY_OK) {
+        ctx->locked = true;
+        return true;
+    }
+    if (e == FY_ERR_LOCKED) {
+        ctx->again = again;
+        return false;
+    }
+    fail_err(ctx, e);
+    return false;
+}
+
 static void handle_patch(tus_ctx *ctx)
 {
     fy_http_req *req = ctx->req;
@@ -379,17 +426,8 @@ static void handle_patch(tus_ctx *ctx)
         fy_tus_fail(ctx, 400, "Upload-Offset is missing or not a non-negative decimal integer");
         return;
     }
-    if (!fy_upload_try_lock(reg, ctx->up, ctx)) {
-        int64_t l, o;
-        if (!fy_upload_state(reg, ctx->up, &l, &o)) {
-            fail_err(ctx, FY_ERR_NOT_FOUND);
-            return;
-        }
-        fy_http_resp_header(req, "Retry-After", "1");
-        fy_tus_fail(ctx, 423, "another request is writing this upload; retry shortly");
+    if (!take_lock(ctx, handle_patch))
         return;
-    }
-    ctx->locked = true;
     int64_t length, offset;
     fy_upload_state(reg, ctx->up, &length, &offset);
     if ((int64_t)client_offset != offset) {
@@ -433,6 +471,7 @@ static void handle_patch(tus_ctx *ctx)
         return;
     }
     ctx->start_offset = ctx->offset = offset;
+    ctx->in_body = true;
     fy_http_req_read_body(req, cap, append_data, append_end);
 }
 
@@ -440,8 +479,15 @@ static void handle_patch(tus_ctx *ctx)
 
 static void handle_head(tus_ctx *ctx)
 {
+    /* A HEAD must not report an offset that a running append is about to move: it takes the lock
+     * (stopping such an append, whose bytes are then synced) and reads the state under it. */
+    if (!take_lock(ctx, handle_head))
+        return;
     int64_t length, offset;
-    if (!fy_upload_state(ctx->tus->registry, ctx->up, &length, &offset)) {
+    bool alive = fy_upload_state(ctx->tus->registry, ctx->up, &length, &offset);
+    fy_upload_unlock(ctx->tus->registry, ctx->up, &ctx->owner);
+    ctx->locked = false;
+    if (!alive) {
         fail_err(ctx, FY_ERR_NOT_FOUND);
         return;
     }
@@ -480,12 +526,8 @@ static void remove_done(fy_work *w)
 
 static void handle_delete(tus_ctx *ctx)
 {
-    if (!fy_upload_try_lock(ctx->tus->registry, ctx->up, ctx)) {
-        fy_http_resp_header(ctx->req, "Retry-After", "1");
-        fy_tus_fail(ctx, 423, "another request is writing this upload; retry shortly");
+    if (!take_lock(ctx, handle_delete))
         return;
-    }
-    ctx->locked = true;
     ctx->work.work = remove_work;
     ctx->work.done = remove_done;
     fy_pool_submit(ctx->tus->cfg.pool, fy_http_req_loop(ctx->req), &ctx->work);
@@ -523,6 +565,10 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     ctx->tus = tus;
     ctx->req = req;
     ctx->length = -1;
+    ctx->owner.loop = fy_http_req_loop(req);
+    ctx->owner.interrupt = on_interrupt;
+    ctx->waiter.loop = ctx->owner.loop;
+    ctx->waiter.task.run = on_lock_free;
     fy_http_req_on_done(req, on_request_done);
 
     if (fy_http_req_header(req, "Origin").p != NULL) {

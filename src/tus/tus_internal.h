@@ -27,6 +27,10 @@ typedef struct tus_ctx {
     fy_store_upload *created;
     fy_upload_info info;
     fy_work work;
+    bool in_body;                 /* the request body is being appended */
+    fy_lock_owner owner;          /* this request as a lock holder */
+    fy_lock_waiter waiter;        /* this request waiting for the lock */
+    void (*again)(struct tus_ctx *ctx); /* what to retry once the lock is free */
 } tus_ctx;
 
 /* GET /files/<id>: serves a finished upload. */

@@ -129,12 +129,13 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out)
 }
 
 fy_err fy_registry_adopt(fy_registry *reg, fy_store_upload *handle, fy_upload_info *info,
-                         const void *owner, fy_upload **out)
+                         fy_lock_owner *owner, fy_upload **out)
 {
     fy_upload *up = upload_new(handle, info);
     if (up == NULL)
         return FY_ERR_NOMEM;
     up->writer_ = owner;
+    up->writer_gen_ = 1;
     pthread_mutex_lock(&reg->mu);
     unsigned b = bucket_of(up->id);
     up->next_ = reg->buckets[b];
@@ -158,22 +159,78 @@ void fy_registry_put(fy_registry *reg, fy_upload *up)
     }
 }
 
-bool fy_upload_try_lock(fy_registry *reg, fy_upload *up, const void *owner)
+/* Carries an interrupt to the holder's loop. Allocated because the holder may release (and its
+ * request end) before the task runs; the generation tells whether it is still the same holding. */
+typedef struct interrupt_task {
+    fy_task task;
+    fy_registry *reg;
+    fy_upload *up;
+    uint64_t gen;
+} interrupt_task;
+
+static void run_interrupt(fy_task *t)
 {
+    interrupt_task *it = (interrupt_task *)t;
+    fy_registry *reg = it->reg;
     pthread_mutex_lock(&reg->mu);
-    bool ok = !up->removed_ && (up->writer_ == NULL || up->writer_ == owner);
-    if (ok)
-        up->writer_ = owner;
+    fy_lock_owner *owner = it->up->writer_gen_ == it->gen ? it->up->writer_ : NULL;
     pthread_mutex_unlock(&reg->mu);
-    return ok;
+    /* Safe without the mutex: this runs on the holder's own loop, and only that loop releases. */
+    if (owner != NULL && owner->interrupt != NULL)
+        owner->interrupt(owner);
+    fy_registry_put(reg, it->up);
+    free(it);
 }
 
-void fy_upload_unlock(fy_registry *reg, fy_upload *up, const void *owner)
+fy_err fy_upload_lock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner,
+                      fy_lock_waiter *waiter)
 {
     pthread_mutex_lock(&reg->mu);
-    if (up->writer_ == owner)
-        up->writer_ = NULL;
+    if (up->removed_) {
+        pthread_mutex_unlock(&reg->mu);
+        return FY_ERR_NOT_FOUND;
+    }
+    if (up->writer_ == NULL || up->writer_ == owner) {
+        if (up->writer_ == NULL)
+            up->writer_gen_++;
+        up->writer_ = owner;
+        pthread_mutex_unlock(&reg->mu);
+        return FY_OK;
+    }
+    if (waiter != NULL) {
+        waiter->next_ = up->waiters_;
+        up->waiters_ = waiter;
+    }
+    fy_lock_owner *holder = up->writer_;
+    interrupt_task *it = malloc(sizeof(*it));
+    if (it != NULL) {
+        it->task.run = run_interrupt;
+        it->reg = reg;
+        it->up = up;
+        it->gen = up->writer_gen_;
+        up->refs_++;
+    }
     pthread_mutex_unlock(&reg->mu);
+    if (it != NULL)
+        fy_loop_post(holder->loop, &it->task);
+    return FY_ERR_LOCKED;
+}
+
+void fy_upload_unlock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner)
+{
+    pthread_mutex_lock(&reg->mu);
+    fy_lock_waiter *w = NULL;
+    if (up->writer_ == owner) {
+        up->writer_ = NULL;
+        w = up->waiters_;
+        up->waiters_ = NULL;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    while (w != NULL) {
+        fy_lock_waiter *next = w->next_;
+        fy_loop_post(w->loop, &w->task);
+        w = next;
+    }
 }
 
 bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset)

@@ -9,9 +9,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ev/loop.h"
 #include "store/store.h"
 
 typedef struct fy_registry fy_registry;
+
+/* Who holds an upload's lock. When a newer request needs the upload, the holder is asked to stop
+ * (interrupt runs on the holder's loop while it still holds the lock), saves what it received,
+ * and releases: the newest request wins, so a dead connection never blocks a resume. */
+typedef struct fy_lock_owner {
+    fy_loop *loop;
+    void (*interrupt)(struct fy_lock_owner *owner);
+} fy_lock_owner;
+
+/* A request waiting for the lock: task runs on loop once the lock is released (then try again).
+ * The waiter stays valid until its task has run. */
+typedef struct fy_lock_waiter {
+    fy_task task;
+    fy_loop *loop;
+    struct fy_lock_waiter *next_;
+} fy_lock_waiter;
 
 typedef struct fy_upload {
     char id[FY_UPLOAD_ID_LEN + 1];
@@ -22,7 +39,9 @@ typedef struct fy_upload {
     int64_t length_;
     int64_t offset_;
     int refs_;
-    const void *writer_;
+    fy_lock_owner *writer_;
+    uint64_t writer_gen_;
+    fy_lock_waiter *waiters_;
     bool removed_;
     struct fy_upload *next_;
 } fy_upload;
@@ -37,13 +56,17 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out);
 /* Registers an upload just created (handle and info from store->create); takes ownership of the
  * handle and of info->metadata. The new upload is returned referenced and locked by owner. */
 fy_err fy_registry_adopt(fy_registry *reg, fy_store_upload *handle, fy_upload_info *info,
-                         const void *owner, fy_upload **out);
+                         fy_lock_owner *owner, fy_upload **out);
 
 void fy_registry_put(fy_registry *reg, fy_upload *up);
 
-/* The single-writer lock. Returns false when another owner holds it or the upload is removed. */
-bool fy_upload_try_lock(fy_registry *reg, fy_upload *up, const void *owner);
-void fy_upload_unlock(fy_registry *reg, fy_upload *up, const void *owner);
+/* The single-writer lock. Returns FY_OK when owner now holds it; FY_ERR_NOT_FOUND when the
+ * upload was removed; FY_ERR_LOCKED when another owner holds it: that owner is then asked to stop
+ * and `waiter` (if not NULL) is queued to run when the lock is released. */
+fy_err fy_upload_lock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner,
+                      fy_lock_waiter *waiter);
+/* Releases the lock and wakes the waiters. */
+void fy_upload_unlock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner);
 
 /* A consistent view of length (-1 while deferred) and acknowledged offset. False if removed. */
 bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset);
