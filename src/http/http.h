@@ -22,7 +22,7 @@
 typedef struct fy_http_server fy_http_server;
 typedef struct fy_http_req fy_http_req;
 
-#define FY_HTTP_APP_CTX_SIZE 512 /* bytes of per-request space for the handler, no malloc */
+#define FY_HTTP_APP_CTX_SIZE 768 /* bytes of per-request space for the handler, no malloc */
 
 typedef struct fy_http_handler {
     void (*on_request)(fy_http_req *req, void *arg);
@@ -114,6 +114,6 @@ void fy_http_req_close_after(fy_http_req *req);
  * lost); release per-request resources there. */
 void fy_http_req_on_done(fy_http_req *req, void (*on_done)(fy_http_req *req));
 
-#define FY_HTTP_RESP_HEADROOM 3072
+#define FY_HTTP_RESP_HEADROOM 6144
 
 #endif

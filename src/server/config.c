@@ -6,7 +6,7 @@
 
 #include "base/num.h"
 
-enum opt_type { OPT_STR, OPT_U64, OPT_SIZE };
+enum opt_type { OPT_STR, OPT_U64, OPT_SIZE, OPT_BOOL };
 
 typedef struct opt {
     const char *name; /* flag without dashes; env is FERRY_ + upper-case with '_' for '-' */
@@ -44,6 +44,13 @@ static const opt options[] = {
      "largest request head accepted (431 beyond)"},
     {"max-connections", OPT_U64, offsetof(fy_config, max_connections), 0, "20000", 0, 1000000,
      "connections held at once (0: no limit); more get 503"},
+    {"expire", OPT_U64, offsetof(fy_config, expire), 0, "86400", 0, 100ull * 365 * 86400,
+     "seconds an unfinished upload may sit idle before it is removed (0: never)"},
+    {"behind-proxy", OPT_BOOL, offsetof(fy_config, behind_proxy), 0, "false", 0, 1,
+     "trust X-Forwarded-Proto/Host/Prefix and Forwarded when building upload URLs"},
+    {"cors-origins", OPT_STR, offsetof(fy_config, cors_origins),
+     sizeof(((fy_config *)0)->cors_origins), "*", 0, 0,
+     "origins allowed to use the API from a browser: * or a comma-separated list"},
     {"log-level", OPT_STR, offsetof(fy_config, log_level), sizeof(((fy_config *)0)->log_level),
      "info", 0, 0, "error, warn, info or debug"},
 };
@@ -65,6 +72,20 @@ static int set_value(fy_config *cfg, const opt *o, const char *value, const char
         return 0;
     }
     uint64_t v;
+    if (o->type == OPT_BOOL) {
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
+            v = 1;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+                 strcmp(value, "no") == 0)
+            v = 0;
+        else {
+            fprintf(err, "ferry: %s '%s' for --%s is not valid: expected true or false\n", origin,
+                    value, o->name);
+            return -1;
+        }
+        memcpy(field, &v, sizeof(v));
+        return 0;
+    }
     fy_err e = o->type == OPT_SIZE ? fy_parse_size(value, &v)
                                    : fy_parse_u64((fy_str){value, strlen(value)}, UINT64_MAX, &v);
     if (e != FY_OK || v < o->min || v > o->max) {
@@ -139,6 +160,8 @@ int fy_config_parse(fy_config *cfg, int argc, char **argv, FILE *err)
             return -1;
         }
         const char *value = eq ? eq + 1 : NULL;
+        if (value == NULL && o->type == OPT_BOOL)
+            value = "true";
         if (value == NULL) {
             if (a + 1 >= argc) {
                 fprintf(err, "ferry: option --%s needs a value\n", o->name);

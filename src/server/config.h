@@ -20,6 +20,9 @@ typedef struct fy_config {
     uint64_t grace;
     uint64_t max_head;
     uint64_t max_connections;
+    uint64_t expire;
+    uint64_t behind_proxy;
+    char cors_origins[1024];
 } fy_config;
 
 /* Fills cfg from defaults, then the environment, then argv (flags win). On error writes a message

@@ -81,7 +81,10 @@ int fy_serve_main(int argc, char **argv)
     fy_tus_config tcfg = {.base_path = cfg.base_path,
                           .max_size = (int64_t)cfg.max_size,
                           .store = store,
-                          .pool = pool};
+                          .pool = pool,
+                          .expire_s = (int64_t)cfg.expire,
+                          .behind_proxy = cfg.behind_proxy != 0,
+                          .cors_origins = cfg.cors_origins};
     fy_tus *tus = NULL;
     e = fy_tus_new(&tcfg, &tus);
     if (e != FY_OK) {

@@ -12,6 +12,7 @@ void fy_upload_info_clear(fy_upload_info *info)
     if (!info)
         return;
     free(info->metadata);
+    free(info->concat);
     memset(info, 0, sizeof(*info));
 }
 

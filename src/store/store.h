@@ -32,6 +32,8 @@ typedef struct fy_upload_info {
     int64_t offset;  /* bytes stored; filled by open/create, not persisted by write_info */
     int64_t created; /* unix seconds */
     char *metadata;  /* raw Upload-Metadata value as validated at creation, or NULL; owned */
+    char *concat;    /* NULL, "partial", or "final;<id> <id> ..." (ids, not URLs); owned */
+    int64_t modified; /* unix seconds of the last change to the bytes; filled by open */
 } fy_upload_info;
 
 typedef struct fy_store fy_store;               /* a backend instance */
@@ -59,6 +61,22 @@ typedef struct fy_store_ops {
 
     /* [blocking] Sets a deferred length, durably. */
     fy_err (*set_length)(fy_store_upload *u, int64_t length);
+
+    /* Staged appends, for bytes that may join the upload only after a check (checksums).
+     * stage_append keeps them aside; stage_commit [blocking] appends all staged bytes at
+     * `offset` and makes them durable; stage_discard drops them. Staged bytes never become part
+     * of the upload without a commit, even across a crash. */
+    fy_err (*stage_append)(fy_store_upload *u, const void *buf, size_t len, size_t *written);
+    fy_err (*stage_commit)(fy_store_upload *u, int64_t offset);
+    void (*stage_discard)(fy_store_upload *u);
+
+    /* [blocking] Appends the whole of each finished upload in `ids` (in order) at the start of
+     * the empty upload u, then makes it durable. */
+    fy_err (*concat)(fy_store_upload *u, const char *const *ids, size_t n);
+
+    /* [blocking] Calls fn for every upload in the store (info as open fills it; borrowed for
+     * the call). Stops early when fn returns false. For the expiry sweeper. */
+    fy_err (*scan)(fy_store *s, bool (*fn)(const fy_upload_info *info, void *arg), void *arg);
 
     /* Returns a file descriptor holding the bytes (valid until close), for sendfile. */
     fy_err (*read_fd)(fy_store_upload *u, int *fd);

@@ -2,6 +2,7 @@
 #ifndef FY_TUS_H
 #define FY_TUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ev/pool.h"
@@ -14,10 +15,14 @@ typedef struct fy_tus_config {
     int64_t max_size;      /* 0: no limit */
     fy_store *store;       /* not owned */
     fy_pool *pool;         /* not owned; runs blocking store calls */
+    int64_t expire_s;      /* unfinished uploads idle this long expire (0: never) */
+    bool behind_proxy;     /* trust X-Forwarded-* and Forwarded for Location URLs */
+    const char *cors_origins; /* "*" or a comma-separated allow-list of origins */
 } fy_tus_config;
 
 typedef struct fy_tus fy_tus;
 
+/* Creates the protocol handler; with expire_s > 0 it also starts the expiry sweeper thread. */
 fy_err fy_tus_new(const fy_tus_config *cfg, fy_tus **out);
 void fy_tus_free(fy_tus *tus);
 

@@ -1,5 +1,5 @@
-/* tus 1.0.0: routing, discovery (OPTIONS), creation (POST), offset (HEAD), append (PATCH) and
- * termination (DELETE). Blocking store calls run on the pool; appends run on the loop. */
+/* tus 1.0.0: routing, discovery (OPTIONS), offset (HEAD), termination (DELETE), and the helpers
+ * the other handlers share. Creation is in tus_create.c, appends in tus_append.c. */
 #include "tus/tus_internal.h"
 
 #include <stdarg.h>
@@ -8,23 +8,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/httpdate.h"
 #include "base/log.h"
 #include "base/num.h"
-#include "upload/metadata.h"
-
-#define TUS_VERSION    "1.0.0"
-#define TUS_EXTENSIONS "creation,creation-with-upload,creation-defer-length,termination"
-#define OFFSET_CT      "application/offset+octet-stream"
 
 static const char cors_allow_headers[] =
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
     "Content-Type, Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, "
     "Upload-Defer-Length, Upload-Concat, Upload-Complete, Upload-Incomplete, "
-    "Upload-Draft-Interop-Version, Upload-Checksum";
+    "Upload-Draft-Interop-Version, Upload-Checksum, Content-Digest, Repr-Digest, Range, "
+    "If-None-Match";
 static const char cors_expose_headers[] =
     "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, "
     "Upload-Concat, Upload-Expires, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
-    "Upload-Complete, Upload-Limit, Upload-Draft-Interop-Version";
+    "Tus-Checksum-Algorithm, Upload-Complete, Upload-Limit, Upload-Draft-Interop-Version, "
+    "Content-Range, Accept-Ranges, ETag";
 
 fy_err fy_tus_new(const fy_tus_config *cfg, fy_tus **out)
 {
@@ -32,9 +30,14 @@ fy_err fy_tus_new(const fy_tus_config *cfg, fy_tus **out)
     if (tus == NULL)
         return FY_ERR_NOMEM;
     tus->cfg = *cfg;
+    if (tus->cfg.cors_origins == NULL || tus->cfg.cors_origins[0] == '\0')
+        tus->cfg.cors_origins = "*";
     tus->base_len = strlen(cfg->base_path);
     fy_err e = fy_registry_new(cfg->store, &tus->registry);
+    if (e == FY_OK && cfg->expire_s > 0)
+        e = fy_tus_sweeper_start(tus);
     if (e != FY_OK) {
+        fy_registry_free(tus->registry);
         free(tus);
         return e;
     }
@@ -46,6 +49,7 @@ void fy_tus_free(fy_tus *tus)
 {
     if (tus == NULL)
         return;
+    fy_tus_sweeper_stop(tus);
     fy_registry_free(tus->registry);
     free(tus);
 }
@@ -62,7 +66,7 @@ void fy_tus_fail(tus_ctx *ctx, int status, const char *fmt, ...)
     fy_http_respond_text(ctx->req, status, "%s", msg);
 }
 
-static void fail_err(tus_ctx *ctx, fy_err e)
+void fy_tus_fail_err(tus_ctx *ctx, fy_err e)
 {
     fy_tus_fail(ctx, fy_err_http_status(e), "%s", fy_err_message(e));
 }
@@ -74,19 +78,25 @@ static void on_request_done(fy_http_req *req)
     tus_ctx *ctx = fy_http_req_ctx(req);
     fy_registry *reg = ctx->tus->registry;
     if (ctx->up != NULL) {
-        if (ctx->locked)
-            fy_upload_unlock(reg, ctx->up, &ctx->owner);
+        if (ctx->staged)
+            ctx->tus->cfg.store->ops->stage_discard(ctx->up->handle);
+        fy_tus_release_lock(ctx);
         fy_registry_put(reg, ctx->up);
         ctx->up = NULL;
     }
+    for (size_t i = 0; i < ctx->npartials; i++)
+        fy_registry_put(reg, ctx->partials[i]);
+    free(ctx->partials);
+    ctx->partials = NULL;
     if (ctx->created != NULL) {
         ctx->tus->cfg.store->ops->close(ctx->created);
         ctx->created = NULL;
     }
+    fy_checksum_free(&ctx->ck);
     fy_upload_info_clear(&ctx->info);
 }
 
-/* --- the lock: being asked to stop, and being woken --- */
+/* --- the lock: taking it, being asked to stop, being woken --- */
 
 static void on_interrupt(fy_lock_owner *owner)
 {
@@ -107,297 +117,7 @@ static void on_lock_free(fy_task *t)
         again(ctx);
 }
 
-/* --- headers --- */
-
-static void add_location(tus_ctx *ctx, const char *id)
-{
-    fy_str host = fy_http_req_header(ctx->req, "Host");
-    /* Only plain host[:port] characters are reflected into Location. */
-    bool ok = host.n > 0 && host.n < 256;
-    for (size_t i = 0; ok && i < host.n; i++) {
-        char ch = host.p[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-             ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']' || ch == '_';
-    }
-    if (ok)
-        fy_http_resp_header(ctx->req, "Location", "http://%.*s%s%s", (int)host.n, host.p,
-                            ctx->tus->cfg.base_path, id);
-    else
-        fy_http_resp_header(ctx->req, "Location", "%s%s", ctx->tus->cfg.base_path, id);
-}
-
-static void add_offset(tus_ctx *ctx, int64_t offset)
-{
-    fy_http_resp_header(ctx->req, "Upload-Offset", "%lld", (long long)offset);
-}
-
-/* --- OPTIONS --- */
-
-static void handle_options(tus_ctx *ctx)
-{
-    fy_http_req *req = ctx->req;
-    fy_http_resp_header(req, "Tus-Resumable", TUS_VERSION);
-    fy_http_resp_header(req, "Tus-Version", TUS_VERSION);
-    fy_http_resp_header(req, "Tus-Extension", TUS_EXTENSIONS);
-    if (ctx->tus->cfg.max_size > 0)
-        fy_http_resp_header(req, "Tus-Max-Size", "%lld", (long long)ctx->tus->cfg.max_size);
-    if (fy_http_req_header(req, "Origin").p != NULL) {
-        fy_http_resp_header(req, "Access-Control-Allow-Methods",
-                            "POST, HEAD, PATCH, OPTIONS, GET, DELETE");
-        fy_http_resp_header(req, "Access-Control-Allow-Headers", "%s", cors_allow_headers);
-        fy_http_resp_header(req, "Access-Control-Max-Age", "86400");
-    }
-    /* 200 rather than 204: some browsers reject a 204 preflight. */
-    fy_http_respond(req, 200, NULL, 0);
-}
-
-/* --- POST: creation --- */
-
-static void append_end(fy_http_req *req, fy_err status);
-static fy_err append_data(fy_http_req *req, const char *data, size_t len);
-
-static void create_work(fy_work *w)
-{
-    tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
-    fy_store *store = ctx->tus->cfg.store;
-    ctx->result = store->ops->create(store, &ctx->info, &ctx->created);
-}
-
-static void create_done(fy_work *w)
-{
-    tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
-    if (ctx->result != FY_OK) {
-        FY_LOG(FY_LOG_ERROR, "create_failed", "id=%s reason=\"%s\"", ctx->info.id,
-               fy_err_message(ctx->result));
-        fail_err(ctx, ctx->result);
-        return;
-    }
-    FY_LOG(FY_LOG_INFO, "upload_created", "id=%s length=%lld peer=%s", ctx->info.id,
-           (long long)ctx->info.length, fy_http_req_peer(ctx->req));
-    fy_err e =
-        fy_registry_adopt(ctx->tus->registry, ctx->created, &ctx->info, &ctx->owner, &ctx->up);
-    if (e != FY_OK) {
-        fail_err(ctx, e);
-        return;
-    }
-    ctx->created = NULL;
-    ctx->locked = true;
-    /* Location goes out even if the body fails later, so the client can resume. */
-    add_location(ctx, ctx->up->id);
-    fy_str ct = fy_http_req_header(ctx->req, "Content-Type");
-    bool with_upload = ct.p != NULL && ct.n >= sizeof(OFFSET_CT) - 1 &&
-                       strncasecmp(ct.p, OFFSET_CT, sizeof(OFFSET_CT) - 1) == 0 &&
-                       fy_http_req_has_body(ctx->req);
-    if (!with_upload) {
-        if (fy_http_req_has_body(ctx->req))
-            fy_http_req_close_after(ctx->req);
-        fy_http_respond(ctx->req, 201, NULL, 0);
-        return;
-    }
-    ctx->start_offset = ctx->offset = 0;
-    int64_t cap = ctx->length >= 0 ? ctx->length
-                                   : (ctx->tus->cfg.max_size > 0 ? ctx->tus->cfg.max_size
-                                                                 : INT64_MAX);
-    ctx->in_body = true;
-    fy_http_req_read_body(ctx->req, cap, append_data, append_end);
-}
-
-static bool parse_length(tus_ctx *ctx, fy_str v, int64_t *out)
-{
-    uint64_t n;
-    if (fy_parse_u64(v, INT64_MAX, &n) != FY_OK) {
-        fy_tus_fail(ctx, 400, "Upload-Length must be a non-negative decimal integer, got '%.*s'",
-                    (int)(v.n > 40 ? 40 : v.n), v.p);
-        return false;
-    }
-    if (ctx->tus->cfg.max_size > 0 && (int64_t)n > ctx->tus->cfg.max_size) {
-        fy_tus_fail(ctx, 413, "Upload-Length %llu is larger than this server's maximum of %lld bytes",
-                    (unsigned long long)n, (long long)ctx->tus->cfg.max_size);
-        return false;
-    }
-    *out = (int64_t)n;
-    return true;
-}
-
-static void handle_create(tus_ctx *ctx)
-{
-    fy_http_req *req = ctx->req;
-    if (fy_http_req_header(req, "Upload-Concat").p != NULL) {
-        fy_tus_fail(ctx, 501, "the concatenation extension is not enabled on this server");
-        return;
-    }
-    fy_str len = fy_http_req_header(req, "Upload-Length");
-    fy_str defer = fy_http_req_header(req, "Upload-Defer-Length");
-    if (len.p != NULL && defer.p != NULL) {
-        fy_tus_fail(ctx, 400, "send either Upload-Length or Upload-Defer-Length, not both");
-        return;
-    }
-    if (len.p == NULL && defer.p == NULL) {
-        fy_tus_fail(ctx, 400,
-                    "Upload-Length (or Upload-Defer-Length: 1) is required to create an upload");
-        return;
-    }
-    if (defer.p != NULL) {
-        if (!fy_str_eq(defer, "1")) {
-            fy_tus_fail(ctx, 400, "Upload-Defer-Length must be 1");
-            return;
-        }
-        ctx->length = -1;
-    } else if (!parse_length(ctx, len, &ctx->length)) {
-        return;
-    }
-    fy_str md = fy_http_req_header(req, "Upload-Metadata");
-    if (md.p != NULL) {
-        fy_metadata parsed;
-        char why[160];
-        if (fy_metadata_parse(md, &parsed, why, sizeof(why)) != FY_OK) {
-            fy_tus_fail(ctx, 400, "Upload-Metadata is malformed: %s", why);
-            return;
-        }
-    }
-    int64_t cl = fy_http_req_head(req)->content_length;
-    if (ctx->length >= 0 && cl > ctx->length) {
-        fy_tus_fail(ctx, 413, "the body (%lld bytes) is longer than Upload-Length (%lld)",
-                    (long long)cl, (long long)ctx->length);
-        return;
-    }
-    fy_err e = fy_upload_id_new(ctx->info.id);
-    if (e != FY_OK) {
-        fail_err(ctx, e);
-        return;
-    }
-    ctx->info.length = ctx->length;
-    ctx->info.offset = 0;
-    ctx->info.created = (int64_t)time(NULL);
-    if (md.p != NULL && md.n > 0) {
-        ctx->info.metadata = strndup(md.p, md.n);
-        if (ctx->info.metadata == NULL) {
-            fail_err(ctx, FY_ERR_NOMEM);
-            return;
-        }
-    }
-    ctx->creating = true;
-    ctx->work.work = create_work;
-    ctx->work.done = create_done;
-    fy_pool_submit(ctx->tus->cfg.pool, fy_http_req_loop(req), &ctx->work);
-}
-
-/* --- PATCH: append --- */
-
-static fy_err append_data(fy_http_req *req, const char *data, size_t len)
-{
-    tus_ctx *ctx = fy_http_req_ctx(req);
-    fy_store *store = ctx->tus->cfg.store;
-    size_t written = 0;
-    fy_err e = store->ops->append(ctx->up->handle, ctx->offset, data, len, &written);
-    ctx->offset += (int64_t)written;
-    if (e != FY_OK) {
-        ctx->write_err = e;
-        return e;
-    }
-    return FY_OK;
-}
-
-static void sync_work(fy_work *w)
-{
-    tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
-    const fy_store_ops *ops = ctx->tus->cfg.store->ops;
-    ctx->result = FY_OK;
-    if (ctx->offset > ctx->start_offset)
-        ctx->result = ops->sync(ctx->up->handle);
-    if (ctx->result == FY_OK && ctx->length_changed)
-        ctx->result = ops->set_length(ctx->up->handle, ctx->length);
-}
-
-static void respond_append(tus_ctx *ctx, fy_err body_status)
-{
-    fy_http_req *req = ctx->req;
-    add_offset(ctx, ctx->offset);
-    if (ctx->result != FY_OK) {
-        FY_LOG(FY_LOG_ERROR, "sync_failed", "id=%s reason=\"%s\"", ctx->up->id,
-               fy_err_message(ctx->result));
-        fail_err(ctx, ctx->result);
-        return;
-    }
-    if (ctx->write_err != FY_OK) {
-        FY_LOG(FY_LOG_WARN, "write_failed", "id=%s offset=%lld reason=\"%s\"", ctx->up->id,
-               (long long)ctx->offset, fy_err_message(ctx->write_err));
-        fy_tus_fail(ctx, fy_err_http_status(ctx->write_err),
-                    "%s (bytes up to offset %lld are stored)", fy_err_message(ctx->write_err),
-                    (long long)ctx->offset);
-        return;
-    }
-    switch (body_status) {
-    case FY_OK:
-        fy_http_respond(req, ctx->creating ? 201 : 204, NULL, 0);
-        return;
-    case FY_ERR_EXCEEDS_LENGTH:
-        fy_tus_fail(ctx, 413,
-                    "the body goes past Upload-Length (%lld); bytes up to offset %lld are stored",
-                    (long long)ctx->length, (long long)ctx->offset);
-        return;
-    case FY_ERR_BAD_REQUEST:
-        fy_tus_fail(ctx, 400, "the chunked body is malformed; bytes up to offset %lld are stored",
-                    (long long)ctx->offset);
-        return;
-    case FY_ERR_INTERRUPTED:
-        fy_tus_fail(ctx, 409,
-                    "a newer request for this upload took over; bytes up to offset %lld are stored",
-                    (long long)ctx->offset);
-        return;
-    case FY_ERR_UNAVAILABLE:
-        fy_tus_fail(ctx, 503, "the server is shutting down; bytes up to offset %lld are stored",
-                    (long long)ctx->offset);
-        return;
-    default:
-        /* The client is gone or too slow; nobody reads this, but the request must end. */
-        fail_err(ctx, body_status);
-        return;
-    }
-}
-
-static void sync_done(fy_work *w)
-{
-    tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
-    fy_registry *reg = ctx->tus->registry;
-    if (ctx->result == FY_OK) {
-        fy_upload_set_state(reg, ctx->up, ctx->length, ctx->offset);
-    } else {
-        /* Nothing of this request is acknowledged; the next open re-reads the store. */
-        ctx->offset = ctx->start_offset;
-    }
-    /* Release before answering so the client's next request does not meet its own lock. */
-    fy_upload_unlock(reg, ctx->up, &ctx->owner);
-    ctx->locked = false;
-    respond_append(ctx, ctx->body_status);
-}
-
-static void append_end(fy_http_req *req, fy_err status)
-{
-    tus_ctx *ctx = fy_http_req_ctx(req);
-    ctx->in_body = false;
-    if (status != FY_OK && status != ctx->write_err)
-        FY_LOG(FY_LOG_INFO, "body_interrupted", "id=%s offset=%lld reason=\"%s\"", ctx->up->id,
-               (long long)ctx->offset, fy_err_message(status));
-    ctx->body_status = status;
-    ctx->work.work = sync_work;
-    ctx->work.done = sync_done;
-    fy_pool_submit(ctx->tus->cfg.pool, fy_http_req_loop(req), &ctx->work);
-}
-
-static bool content_type_is(fy_str ct, const char *want)
-{
-    size_t n = strlen(want);
-    if (ct.p == NULL || ct.n < n || strncasecmp(ct.p, want, n) != 0)
-        return false;
-    /* Parameters after the media type are ignored. */
-    return ct.n == n || ct.p[n] == ';' || ct.p[n] == ' ' || ct.p[n] == '\t';
-}
-
-/* Takes the upload's lock for this request. When another request holds it, that one is asked to
- * stop and this one continues in `again` once the lock is free; returns false then, or when the
- * request was already answered. */
-static bool take_lock(tus_ctx *ctx, void (*again)(tus_ctx *))
+bool fy_tus_take_lock(tus_ctx *ctx, void (*again)(tus_ctx *))
 {
     fy_err e = fy_upload_lock(ctx->tus->registry, ctx->up, &ctx->owner, &ctx->waiter);
     if (e == FY_OK) {
@@ -408,71 +128,213 @@ static bool take_lock(tus_ctx *ctx, void (*again)(tus_ctx *))
         ctx->again = again;
         return false;
     }
-    fail_err(ctx, e);
+    fy_tus_fail_err(ctx, e);
     return false;
 }
 
-static void handle_patch(tus_ctx *ctx)
+void fy_tus_release_lock(tus_ctx *ctx)
+{
+    if (ctx->locked)
+        fy_upload_unlock(ctx->tus->registry, ctx->up, &ctx->owner);
+    ctx->locked = false;
+}
+
+/* --- headers --- */
+
+static bool host_ok(fy_str h)
+{
+    if (h.n == 0 || h.n > 255)
+        return false;
+    for (size_t i = 0; i < h.n; i++) {
+        char ch = h.p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']' || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+static bool prefix_ok(fy_str p)
+{
+    if (p.n > 255 || (p.n > 0 && p.p[0] != '/'))
+        return false;
+    for (size_t i = 0; i < p.n; i++) {
+        char ch = p.p[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '?' || ch == '#')
+            return false;
+    }
+    return true;
+}
+
+/* First value of a comma-separated header element ("a, b" -> "a"). */
+static fy_str first_elem(fy_str v)
+{
+    const char *comma = v.p ? memchr(v.p, ',', v.n) : NULL;
+    if (comma != NULL)
+        v.n = (size_t)(comma - v.p);
+    return fy_str_trim(v);
+}
+
+/* Reads `key=value` from the first element of a Forwarded header (RFC 7239). */
+static fy_str forwarded_param(fy_str fwd, const char *key)
+{
+    fy_str el = first_elem(fwd);
+    size_t klen = strlen(key);
+    const char *p = el.p, *end = el.p + el.n;
+    while (p != NULL && p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        fy_str pair = fy_str_trim((fy_str){p, (size_t)((semi ? semi : end) - p)});
+        if (pair.n > klen && strncasecmp(pair.p, key, klen) == 0 && pair.p[klen] == '=') {
+            fy_str v = {pair.p + klen + 1, pair.n - klen - 1};
+            if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
+                v.p++;
+                v.n -= 2;
+            }
+            return v;
+        }
+        p = semi ? semi + 1 : NULL;
+    }
+    return FY_STR_NULL;
+}
+
+void fy_tus_upload_url(tus_ctx *ctx, const char *id, char *out, size_t len)
 {
     fy_http_req *req = ctx->req;
-    fy_registry *reg = ctx->tus->registry;
-    if (!content_type_is(fy_http_req_header(req, "Content-Type"), OFFSET_CT)) {
-        fy_tus_fail(ctx, 415, "PATCH requests must use Content-Type: " OFFSET_CT);
-        return;
-    }
-    fy_str ov = fy_http_req_header(req, "Upload-Offset");
-    uint64_t client_offset;
-    if (ov.p == NULL || fy_parse_u64(ov, INT64_MAX, &client_offset) != FY_OK) {
-        fy_tus_fail(ctx, 400, "Upload-Offset is missing or not a non-negative decimal integer");
-        return;
-    }
-    if (!take_lock(ctx, handle_patch))
-        return;
-    int64_t length, offset;
-    fy_upload_state(reg, ctx->up, &length, &offset);
-    if ((int64_t)client_offset != offset) {
-        add_offset(ctx, offset);
-        fy_tus_fail(ctx, 409, "Upload-Offset is %llu but the upload's current offset is %lld",
-                    (unsigned long long)client_offset, (long long)offset);
-        return;
-    }
-    ctx->length = length;
-    fy_str lv = fy_http_req_header(req, "Upload-Length");
-    if (lv.p != NULL) {
-        int64_t declared;
-        if (!parse_length(ctx, lv, &declared))
-            return;
-        if (length >= 0 && declared != length) {
-            fy_tus_fail(ctx, 400, "Upload-Length cannot change once set (it is %lld)",
-                        (long long)length);
-            return;
+    fy_str proto = FY_STR_LIT("http");
+    fy_str host = fy_http_req_header(req, "Host");
+    fy_str prefix = FY_STR_NULL;
+    if (ctx->tus->cfg.behind_proxy) {
+        fy_str fwd = fy_http_req_header(req, "Forwarded");
+        fy_str v;
+        if (fwd.p != NULL) {
+            if ((v = forwarded_param(fwd, "proto")).p != NULL)
+                proto = v;
+            if ((v = forwarded_param(fwd, "host")).p != NULL)
+                host = v;
         }
-        if (declared < offset) {
-            fy_tus_fail(ctx, 400, "Upload-Length %lld is smaller than the bytes already stored (%lld)",
-                        (long long)declared, (long long)offset);
-            return;
-        }
-        if (length < 0) {
-            ctx->length = declared;
-            ctx->length_changed = true;
-        }
+        if ((v = first_elem(fy_http_req_header(req, "X-Forwarded-Proto"))).n > 0)
+            proto = v;
+        if ((v = first_elem(fy_http_req_header(req, "X-Forwarded-Host"))).n > 0)
+            host = v;
+        if ((v = first_elem(fy_http_req_header(req, "X-Forwarded-Prefix"))).n > 0)
+            prefix = v;
+        if (!fy_str_ieq(proto, "http") && !fy_str_ieq(proto, "https"))
+            proto = FY_STR_LIT("http");
+        if (!prefix_ok(prefix))
+            prefix = FY_STR_NULL;
+        while (prefix.n > 0 && prefix.p[prefix.n - 1] == '/')
+            prefix.n--;
     }
-    int64_t cap;
-    if (ctx->length >= 0)
-        cap = ctx->length - offset;
+    const char *base = ctx->tus->cfg.base_path;
+    if (host_ok(host))
+        snprintf(out, len, "%.*s://%.*s%.*s%s%s", (int)proto.n, proto.p, (int)host.n, host.p,
+                 (int)prefix.n, prefix.p ? prefix.p : "", base, id);
     else
-        cap = ctx->tus->cfg.max_size > 0 ? ctx->tus->cfg.max_size - offset : INT64_MAX;
-    int64_t cl = fy_http_req_head(req)->content_length;
-    if (cl > cap) {
-        add_offset(ctx, offset);
-        fy_tus_fail(ctx, 413, "the body (%lld bytes) would go past %s (%lld bytes left)",
-                    (long long)cl, ctx->length >= 0 ? "Upload-Length" : "the maximum size",
-                    (long long)cap);
+        snprintf(out, len, "%.*s%s%s", (int)prefix.n, prefix.p ? prefix.p : "", base, id);
+}
+
+void fy_tus_add_location(tus_ctx *ctx, const char *id)
+{
+    char url[1024];
+    fy_tus_upload_url(ctx, id, url, sizeof(url));
+    fy_http_resp_header(ctx->req, "Location", "%s", url);
+}
+
+void fy_tus_add_offset(tus_ctx *ctx, int64_t offset)
+{
+    fy_http_resp_header(ctx->req, "Upload-Offset", "%lld", (long long)offset);
+}
+
+bool fy_tus_expired(const fy_tus *tus, int64_t length, int64_t offset, int64_t modified)
+{
+    if (tus->cfg.expire_s <= 0 || (length >= 0 && offset >= length))
+        return false;
+    return modified + tus->cfg.expire_s < (int64_t)time(NULL);
+}
+
+void fy_tus_add_expires(tus_ctx *ctx, int64_t modified)
+{
+    if (ctx->tus->cfg.expire_s <= 0)
         return;
+    char date[FY_HTTPDATE_LEN + 1];
+    fy_httpdate_format((time_t)(modified + ctx->tus->cfg.expire_s), date);
+    fy_http_resp_header(ctx->req, "Upload-Expires", "%s", date);
+}
+
+bool fy_tus_parse_length(tus_ctx *ctx, fy_str v, int64_t *out)
+{
+    uint64_t n;
+    if (fy_parse_u64(v, INT64_MAX, &n) != FY_OK) {
+        fy_tus_fail(ctx, 400, "Upload-Length must be a non-negative decimal integer, got '%.*s'",
+                    (int)(v.n > 40 ? 40 : v.n), v.p);
+        return false;
     }
-    ctx->start_offset = ctx->offset = offset;
-    ctx->in_body = true;
-    fy_http_req_read_body(req, cap, append_data, append_end);
+    if (ctx->tus->cfg.max_size > 0 && (int64_t)n > ctx->tus->cfg.max_size) {
+        fy_tus_fail(ctx, 413,
+                    "Upload-Length %llu is larger than this server's maximum of %lld bytes",
+                    (unsigned long long)n, (long long)ctx->tus->cfg.max_size);
+        return false;
+    }
+    *out = (int64_t)n;
+    return true;
+}
+
+/* --- CORS --- */
+
+static bool origin_allowed(const fy_tus *tus, fy_str origin)
+{
+    const char *list = tus->cfg.cors_origins;
+    if (strcmp(list, "*") == 0)
+        return true;
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        fy_str item = fy_str_trim((fy_str){p, comma ? (size_t)(comma - p) : strlen(p)});
+        if (item.n == origin.n && strncasecmp(item.p, origin.p, origin.n) == 0)
+            return true;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+/* Adds CORS headers for an allowed Origin; returns whether the request carried one. */
+static bool add_cors(tus_ctx *ctx)
+{
+    fy_str origin = fy_http_req_header(ctx->req, "Origin");
+    if (origin.p == NULL || !origin_allowed(ctx->tus, origin))
+        return false;
+    if (strcmp(ctx->tus->cfg.cors_origins, "*") == 0) {
+        fy_http_resp_header(ctx->req, "Access-Control-Allow-Origin", "*");
+    } else {
+        fy_http_resp_header(ctx->req, "Access-Control-Allow-Origin", "%.*s", (int)origin.n,
+                            origin.p);
+        fy_http_resp_header(ctx->req, "Vary", "Origin");
+    }
+    fy_http_resp_header(ctx->req, "Access-Control-Expose-Headers", "%s", cors_expose_headers);
+    return true;
+}
+
+/* --- OPTIONS --- */
+
+static void handle_options(tus_ctx *ctx, bool cors)
+{
+    fy_http_req *req = ctx->req;
+    fy_http_resp_header(req, "Tus-Resumable", TUS_VERSION);
+    fy_http_resp_header(req, "Tus-Version", TUS_VERSION);
+    fy_http_resp_header(req, "Tus-Extension", TUS_EXTENSIONS);
+    fy_http_resp_header(req, "Tus-Checksum-Algorithm", FY_CHECKSUM_ALGORITHMS);
+    if (ctx->tus->cfg.max_size > 0)
+        fy_http_resp_header(req, "Tus-Max-Size", "%lld", (long long)ctx->tus->cfg.max_size);
+    if (cors) {
+        fy_http_resp_header(req, "Access-Control-Allow-Methods",
+                            "POST, HEAD, PATCH, OPTIONS, GET, DELETE");
+        fy_http_resp_header(req, "Access-Control-Allow-Headers", "%s", cors_allow_headers);
+        fy_http_resp_header(req, "Access-Control-Max-Age", "86400");
+    }
+    /* 200 rather than 204: some browsers reject a 204 preflight. */
+    fy_http_respond(req, 200, NULL, 0);
 }
 
 /* --- HEAD --- */
@@ -481,25 +343,55 @@ static void handle_head(tus_ctx *ctx)
 {
     /* A HEAD must not report an offset that a running append is about to move: it takes the lock
      * (stopping such an append, whose bytes are then synced) and reads the state under it. */
-    if (!take_lock(ctx, handle_head))
+    if (!fy_tus_take_lock(ctx, handle_head))
         return;
+    fy_registry *reg = ctx->tus->registry;
     int64_t length, offset;
-    bool alive = fy_upload_state(ctx->tus->registry, ctx->up, &length, &offset);
-    fy_upload_unlock(ctx->tus->registry, ctx->up, &ctx->owner);
-    ctx->locked = false;
+    bool alive = fy_upload_state(reg, ctx->up, &length, &offset);
+    int64_t modified = fy_upload_modified(reg, ctx->up);
+    fy_tus_release_lock(ctx);
     if (!alive) {
-        fail_err(ctx, FY_ERR_NOT_FOUND);
+        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
+        return;
+    }
+    if (fy_tus_expired(ctx->tus, length, offset, modified)) {
+        fy_tus_fail_err(ctx, FY_ERR_GONE);
         return;
     }
     fy_http_req *req = ctx->req;
     fy_http_resp_header(req, "Cache-Control", "no-store");
-    add_offset(ctx, offset);
+    const char *concat = ctx->up->concat;
+    bool is_final = concat != NULL && strncmp(concat, "final;", 6) == 0;
+    fy_tus_add_offset(ctx, offset);
     if (length >= 0)
         fy_http_resp_header(req, "Upload-Length", "%lld", (long long)length);
     else
         fy_http_resp_header(req, "Upload-Defer-Length", "1");
     if (ctx->up->metadata != NULL)
         fy_http_resp_header(req, "Upload-Metadata", "%s", ctx->up->metadata);
+    if (concat != NULL && !is_final) {
+        fy_http_resp_header(req, "Upload-Concat", "partial");
+    } else if (is_final) {
+        /* Echo the partials as absolute URLs, as tusd does. */
+        char value[FY_HTTP_RESP_HEADROOM / 2];
+        size_t n = (size_t)snprintf(value, sizeof(value), "final;");
+        const char *p = concat + 6;
+        while (*p && n < sizeof(value)) {
+            char id[FY_UPLOAD_ID_LEN + 1], url[512];
+            memcpy(id, p, FY_UPLOAD_ID_LEN);
+            id[FY_UPLOAD_ID_LEN] = '\0';
+            fy_tus_upload_url(ctx, id, url, sizeof(url));
+            n += (size_t)snprintf(value + n, sizeof(value) - n, "%s%s", p == concat + 6 ? "" : " ",
+                                  url);
+            p += FY_UPLOAD_ID_LEN;
+            while (*p == ' ')
+                p++;
+        }
+        if (n < sizeof(value))
+            fy_http_resp_header(req, "Upload-Concat", "%s", value);
+    }
+    if (length < 0 || offset < length)
+        fy_tus_add_expires(ctx, modified);
     fy_http_respond(req, 200, NULL, 0);
 }
 
@@ -516,7 +408,7 @@ static void remove_done(fy_work *w)
 {
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
     if (ctx->result != FY_OK && ctx->result != FY_ERR_NOT_FOUND) {
-        fail_err(ctx, ctx->result);
+        fy_tus_fail_err(ctx, ctx->result);
         return;
     }
     fy_upload_mark_removed(ctx->tus->registry, ctx->up);
@@ -526,7 +418,7 @@ static void remove_done(fy_work *w)
 
 static void handle_delete(tus_ctx *ctx)
 {
-    if (!take_lock(ctx, handle_delete))
+    if (!fy_tus_take_lock(ctx, handle_delete))
         return;
     ctx->work.work = remove_work;
     ctx->work.done = remove_done;
@@ -562,6 +454,7 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
 {
     fy_tus *tus = arg;
     tus_ctx *ctx = fy_http_req_ctx(req);
+    _Static_assert(sizeof(tus_ctx) <= FY_HTTP_APP_CTX_SIZE, "tus_ctx must fit the request ctx");
     ctx->tus = tus;
     ctx->req = req;
     ctx->length = -1;
@@ -570,11 +463,7 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     ctx->waiter.loop = ctx->owner.loop;
     ctx->waiter.task.run = on_lock_free;
     fy_http_req_on_done(req, on_request_done);
-
-    if (fy_http_req_header(req, "Origin").p != NULL) {
-        fy_http_resp_header(req, "Access-Control-Allow-Origin", "*");
-        fy_http_resp_header(req, "Access-Control-Expose-Headers", "%s", cors_expose_headers);
-    }
+    bool cors = add_cors(ctx);
 
     fy_str path = fy_http_req_path(req);
     const char *base = tus->cfg.base_path;
@@ -593,7 +482,7 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         return;
     }
     if (m == FY_HTTP_OPTIONS) {
-        handle_options(ctx);
+        handle_options(ctx, cors);
         return;
     }
     /* Downloads are plain HTTP; every tus request must name the protocol version. */
@@ -603,16 +492,18 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         if (!fy_str_eq(v, TUS_VERSION)) {
             fy_http_resp_header(req, "Tus-Version", TUS_VERSION);
             if (v.p == NULL)
-                fy_tus_fail(ctx, 412, "the Tus-Resumable header is missing; this server speaks tus " TUS_VERSION);
+                fy_tus_fail(ctx, 412,
+                            "the Tus-Resumable header is missing; this server speaks tus " TUS_VERSION);
             else
-                fy_tus_fail(ctx, 412, "Tus-Resumable '%.*s' is not supported; this server speaks tus " TUS_VERSION,
+                fy_tus_fail(ctx, 412,
+                            "Tus-Resumable '%.*s' is not supported; this server speaks tus " TUS_VERSION,
                             (int)(v.n > 20 ? 20 : v.n), v.p);
             return;
         }
     }
     if (collection) {
         if (m == FY_HTTP_POST) {
-            handle_create(ctx);
+            fy_tus_handle_create(ctx);
             return;
         }
         fy_http_resp_header(req, "Allow", "POST, OPTIONS");
@@ -621,9 +512,8 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     }
 
     fy_str id = {path.p + blen, path.n - blen};
-    char idbuf[FY_UPLOAD_ID_LEN + 1];
     if (!fy_upload_id_valid(id.p, id.n)) {
-        fail_err(ctx, FY_ERR_NOT_FOUND);
+        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
         return;
     }
     if (m != FY_HTTP_HEAD && m != FY_HTTP_PATCH && m != FY_HTTP_DELETE && m != FY_HTTP_GET) {
@@ -631,13 +521,14 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         fy_tus_fail(ctx, 405, "this method is not allowed on an upload URL");
         return;
     }
+    char idbuf[FY_UPLOAD_ID_LEN + 1];
     memcpy(idbuf, id.p, FY_UPLOAD_ID_LEN);
     idbuf[FY_UPLOAD_ID_LEN] = '\0';
     fy_err e = fy_registry_get(tus->registry, idbuf, &ctx->up);
     if (e != FY_OK) {
         if (e != FY_ERR_NOT_FOUND)
             FY_LOG(FY_LOG_ERROR, "open_failed", "id=%s reason=\"%s\"", idbuf, fy_err_message(e));
-        fail_err(ctx, e);
+        fy_tus_fail_err(ctx, e);
         return;
     }
     switch (m) {
@@ -645,7 +536,7 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         handle_head(ctx);
         break;
     case FY_HTTP_PATCH:
-        handle_patch(ctx);
+        fy_tus_handle_patch(ctx);
         break;
     case FY_HTTP_DELETE:
         handle_delete(ctx);

@@ -1,13 +1,26 @@
-/* Shared by the tus request handlers. */
+/* Shared by the files of the tus protocol layer. */
 #ifndef FY_TUS_INTERNAL_H
 #define FY_TUS_INTERNAL_H
 
+#include <pthread.h>
+
 #include "tus/tus.h"
+#include "upload/checksum.h"
+
+#define TUS_VERSION "1.0.0"
+#define TUS_EXTENSIONS                                                                             \
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"  \
+    "expiration,concatenation"
+#define TUS_OFFSET_CT     "application/offset+octet-stream"
+#define TUS_MAX_PARTIALS  256
+
+typedef struct fy_tus_sweeper fy_tus_sweeper;
 
 struct fy_tus {
     fy_tus_config cfg;
     size_t base_len;
     fy_registry *registry;
+    fy_tus_sweeper *sweeper;
 };
 
 /* Per-request state, kept in the request's context area (no allocation per request). */
@@ -16,28 +29,65 @@ typedef struct tus_ctx {
     fy_http_req *req;
     fy_upload *up;
     bool locked;
+    bool in_body;         /* the request body is being appended */
+    bool creating;        /* POST */
+    bool length_changed;  /* a deferred length arrived with this PATCH */
+    bool staged;          /* bytes are staged until a checksum is verified */
+    bool trailer_checksum; /* the checksum comes as a trailer: every algorithm is computed */
     int64_t length;       /* the upload's length as this request sees it (-1 deferred) */
     int64_t start_offset; /* offset when the body started */
     int64_t offset;       /* start_offset + bytes appended so far */
-    bool length_changed;  /* a deferred length arrived with this PATCH */
-    bool creating;        /* POST */
     fy_err write_err;     /* first store error while appending */
     fy_err result;        /* outcome of the pool job */
     fy_err body_status;   /* how the request body ended */
     fy_store_upload *created;
     fy_upload_info info;
     fy_work work;
-    bool in_body;                 /* the request body is being appended */
-    fy_lock_owner owner;          /* this request as a lock holder */
-    fy_lock_waiter waiter;        /* this request waiting for the lock */
+    fy_lock_owner owner;               /* this request as a lock holder */
+    fy_lock_waiter waiter;             /* this request waiting for the lock */
     void (*again)(struct tus_ctx *ctx); /* what to retry once the lock is free */
+    fy_checksum ck;
+    fy_checksum_algo ck_algo;
+    size_t ck_len;
+    unsigned char ck_expected[FY_CHECKSUM_MAX_DIGEST];
+    fy_upload **partials; /* final concatenation: referenced partial uploads; owned */
+    size_t npartials;
 } tus_ctx;
-
-/* GET /files/<id>: serves a finished upload. */
-void fy_tus_download(tus_ctx *ctx);
 
 /* Ends the request with an error status and a message for a person. */
 void fy_tus_fail(tus_ctx *ctx, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void fy_tus_fail_err(tus_ctx *ctx, fy_err e);
+
+/* Takes the upload's lock. When another request holds it, that one is asked to stop and this
+ * one continues in `again` once the lock is free; returns false then, or when the request was
+ * already answered. */
+bool fy_tus_take_lock(tus_ctx *ctx, void (*again)(tus_ctx *ctx));
+void fy_tus_release_lock(tus_ctx *ctx);
+
+/* Response headers. */
+void fy_tus_add_location(tus_ctx *ctx, const char *id);
+/* Writes the externally visible URL of upload id (or of the collection when id is "") to out. */
+void fy_tus_upload_url(tus_ctx *ctx, const char *id, char *out, size_t len);
+void fy_tus_add_offset(tus_ctx *ctx, int64_t offset);
+/* Upload-Expires for an unfinished upload last changed at `modified`. */
+void fy_tus_add_expires(tus_ctx *ctx, int64_t modified);
+/* True when an unfinished upload last changed at `modified` has expired. */
+bool fy_tus_expired(const fy_tus *tus, int64_t length, int64_t offset, int64_t modified);
+
+/* Parses a positive length header value against max-size; answers and returns false if bad. */
+bool fy_tus_parse_length(tus_ctx *ctx, fy_str v, int64_t *out);
+
+/* The handlers. */
+void fy_tus_handle_create(tus_ctx *ctx);
+void fy_tus_handle_patch(tus_ctx *ctx);
+/* Streams the request body into ctx->up (locked) at ctx->offset, at most cap bytes, verifying
+ * Upload-Checksum when present; answers when done. */
+void fy_tus_begin_append(tus_ctx *ctx, int64_t cap);
+void fy_tus_download(tus_ctx *ctx);
+
+/* The expiry sweeper (tus_expire.c). */
+fy_err fy_tus_sweeper_start(fy_tus *tus);
+void fy_tus_sweeper_stop(fy_tus *tus);
 
 #endif

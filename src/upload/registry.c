@@ -42,6 +42,7 @@ void fy_registry_free(fy_registry *reg)
             fy_upload *next = u->next_;
             reg->store->ops->close(u->handle);
             free(u->metadata);
+            free(u->concat);
             free(u);
             u = next;
         }
@@ -78,8 +79,11 @@ static fy_upload *upload_new(fy_store_upload *handle, fy_upload_info *info)
     up->metadata = info->metadata;
     info->metadata = NULL;
     up->created = info->created;
+    up->concat = info->concat;
+    info->concat = NULL;
     up->length_ = info->length;
     up->offset_ = info->offset;
+    up->modified_ = info->modified;
     up->refs_ = 1;
     return up;
 }
@@ -116,6 +120,7 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out)
         pthread_mutex_unlock(&reg->mu);
         reg->store->ops->close(fresh->handle);
         free(fresh->metadata);
+        free(fresh->concat);
         free(fresh);
         *out = up;
         return FY_OK;
@@ -155,6 +160,7 @@ void fy_registry_put(fy_registry *reg, fy_upload *up)
     if (last) {
         reg->store->ops->close(up->handle);
         free(up->metadata);
+        free(up->concat);
         free(up);
     }
 }
@@ -197,10 +203,13 @@ fy_err fy_upload_lock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner,
         pthread_mutex_unlock(&reg->mu);
         return FY_OK;
     }
-    if (waiter != NULL) {
-        waiter->next_ = up->waiters_;
-        up->waiters_ = waiter;
+    if (waiter == NULL) {
+        /* Only a caller that waits asks the holder to stop; a "try" leaves it alone. */
+        pthread_mutex_unlock(&reg->mu);
+        return FY_ERR_LOCKED;
     }
+    waiter->next_ = up->waiters_;
+    up->waiters_ = waiter;
     fy_lock_owner *holder = up->writer_;
     interrupt_task *it = malloc(sizeof(*it));
     if (it != NULL) {
@@ -243,11 +252,21 @@ bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *
     return alive;
 }
 
-void fy_upload_set_state(fy_registry *reg, fy_upload *up, int64_t length, int64_t offset)
+int64_t fy_upload_modified(fy_registry *reg, fy_upload *up)
+{
+    pthread_mutex_lock(&reg->mu);
+    int64_t m = up->modified_;
+    pthread_mutex_unlock(&reg->mu);
+    return m;
+}
+
+void fy_upload_set_state(fy_registry *reg, fy_upload *up, int64_t length, int64_t offset,
+                         int64_t modified)
 {
     pthread_mutex_lock(&reg->mu);
     up->length_ = length;
     up->offset_ = offset;
+    up->modified_ = modified;
     pthread_mutex_unlock(&reg->mu);
 }
 

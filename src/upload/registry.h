@@ -34,10 +34,12 @@ typedef struct fy_upload {
     char id[FY_UPLOAD_ID_LEN + 1];
     fy_store_upload *handle; /* use only while holding the lock, or for reads (read_fd) */
     char *metadata;          /* immutable after creation; owned */
+    char *concat;            /* NULL, "partial" or "final;<ids>"; immutable; owned */
     int64_t created;
     /* Private to registry.c: */
     int64_t length_;
     int64_t offset_;
+    int64_t modified_;
     int refs_;
     fy_lock_owner *writer_;
     uint64_t writer_gen_;
@@ -62,7 +64,8 @@ void fy_registry_put(fy_registry *reg, fy_upload *up);
 
 /* The single-writer lock. Returns FY_OK when owner now holds it; FY_ERR_NOT_FOUND when the
  * upload was removed; FY_ERR_LOCKED when another owner holds it: that owner is then asked to stop
- * and `waiter` (if not NULL) is queued to run when the lock is released. */
+ * and `waiter` is queued to run when the lock is released. With waiter NULL this only tries:
+ * the holder is left alone. */
 fy_err fy_upload_lock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner,
                       fy_lock_waiter *waiter);
 /* Releases the lock and wakes the waiters. */
@@ -71,8 +74,13 @@ void fy_upload_unlock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner);
 /* A consistent view of length (-1 while deferred) and acknowledged offset. False if removed. */
 bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset);
 
-/* Updates length and offset; the caller holds the lock and the values are durable. */
-void fy_upload_set_state(fy_registry *reg, fy_upload *up, int64_t length, int64_t offset);
+/* Unix seconds of the last acknowledged change to the bytes (for expiry). */
+int64_t fy_upload_modified(fy_registry *reg, fy_upload *up);
+
+/* Updates length, offset and modification time; the caller holds the lock and the values are
+ * durable. */
+void fy_upload_set_state(fy_registry *reg, fy_upload *up, int64_t length, int64_t offset,
+                         int64_t modified);
 
 /* Marks the upload removed: later gets fail with FY_ERR_NOT_FOUND. The caller holds the lock. */
 void fy_upload_mark_removed(fy_registry *reg, fy_upload *up);

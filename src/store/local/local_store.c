@@ -10,6 +10,7 @@
  */
 #include "store/local/local_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ struct info_names {
 struct local_upload {
     struct local_store *store; /* borrowed: a store outlives its handles */
     int fd;                    /* the data file; owned */
+    int stage_fd;              /* anonymous file holding staged bytes, or -1; owned */
+    int64_t stage_len;
     fy_upload_info info;       /* persisted fields, rewritten by set_length; metadata owned */
     struct info_names names;
 };
@@ -106,9 +109,10 @@ static fy_err pwrite_all(int fd, int64_t off, const void *buf, size_t len, size_
 static fy_err write_info(struct local_upload *h)
 {
     int dirfd = h->store->dirfd;
-    json_t *j = json_pack("{s:s, s:I, s:I, s:s?, s:i}", "id", h->info.id, "length",
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:i}", "id", h->info.id, "length",
                           (json_int_t)h->info.length, "created", (json_int_t)h->info.created,
-                          "metadata", h->info.metadata, "version", INFO_VERSION);
+                          "metadata", h->info.metadata, "concat", h->info.concat, "version",
+                          INFO_VERSION);
     if (!j)
         return FY_ERR_INTERNAL; /* out of memory, or metadata that is not UTF-8 (a caller bug) */
     char *text = json_dumps(j, JSON_COMPACT);
@@ -178,16 +182,19 @@ static fy_err read_info(struct local_upload *h)
     free(buf);
     const json_t *id = json_object_get(j, "id"), *length = json_object_get(j, "length"),
                  *created = json_object_get(j, "created"), *md = json_object_get(j, "metadata"),
-                 *version = json_object_get(j, "version");
+                 *version = json_object_get(j, "version"), *concat = json_object_get(j, "concat");
     if (!json_is_object(j) || !json_is_string(id) || strcmp(json_string_value(id), h->info.id) ||
         !json_is_integer(length) || json_integer_value(length) < -1 || !json_is_integer(created) ||
         json_integer_value(created) < 0 || !(json_is_string(md) || json_is_null(md)) ||
-        !json_is_integer(version) || json_integer_value(version) != INFO_VERSION) {
+        !json_is_integer(version) || json_integer_value(version) != INFO_VERSION ||
+        !(concat == NULL || json_is_string(concat) || json_is_null(concat))) {
         err = FY_ERR_IO;
     } else {
         h->info.length = json_integer_value(length);
         h->info.created = json_integer_value(created);
         if (json_is_string(md) && !(h->info.metadata = strdup(json_string_value(md))))
+            err = FY_ERR_NOMEM;
+        if (json_is_string(concat) && !(h->info.concat = strdup(json_string_value(concat))))
             err = FY_ERR_NOMEM;
     }
     json_decref(j);
@@ -198,7 +205,10 @@ static void upload_free(struct local_upload *h)
 {
     if (h->fd != -1)
         (void)close(h->fd); /* close does not sync (store.h); its result carries nothing */
+    if (h->stage_fd != -1)
+        (void)close(h->stage_fd);
     free(h->info.metadata);
+    free(h->info.concat);
     free(h);
 }
 
@@ -212,6 +222,7 @@ static fy_err upload_new(struct local_store *st, const char *id, struct local_up
         return FY_ERR_NOMEM;
     h->store = st;
     h->fd = -1;
+    h->stage_fd = -1;
     memcpy(h->info.id, id, FY_UPLOAD_ID_LEN + 1);
     make_names(id, &h->names);
     *out = h;
@@ -229,7 +240,8 @@ static fy_err local_create(fy_store *s, const fy_upload_info *info, fy_store_upl
         return err;
     h->info.length = info->length;
     h->info.created = info->created;
-    if (info->metadata && !(h->info.metadata = strdup(info->metadata))) {
+    if ((info->metadata && !(h->info.metadata = strdup(info->metadata))) ||
+        (info->concat && !(h->info.concat = strdup(info->concat)))) {
         upload_free(h);
         return FY_ERR_NOMEM;
     }
@@ -257,7 +269,7 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
 {
     struct local_upload *h;
     struct stat sb;
-    char *md = NULL;
+    char *md = NULL, *concat = NULL;
 
     memset(info, 0, sizeof(*info)); /* so fy_upload_info_clear is harmless after an error */
     fy_err err = upload_new(store_of(s), id, &h);
@@ -282,13 +294,17 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
         err = FY_ERR_IO;
         goto fail;
     }
-    if (h->info.metadata && !(md = strdup(h->info.metadata))) {
+    if ((h->info.metadata && !(md = strdup(h->info.metadata))) ||
+        (h->info.concat && !(concat = strdup(h->info.concat)))) {
+        free(md);
         err = FY_ERR_NOMEM;
         goto fail;
     }
     *info = h->info;
-    info->metadata = md; /* the caller's own copy; the handle keeps its own for set_length */
+    info->metadata = md; /* the caller's own copies; the handle keeps its own for set_length */
+    info->concat = concat;
     info->offset = sb.st_size;
+    info->modified = (int64_t)sb.st_mtime;
     *out = (fy_store_upload *)(void *)h;
     return FY_OK;
 fail:
@@ -321,6 +337,140 @@ static fy_err local_set_length(fy_store_upload *u, int64_t length)
     if (err != FY_OK)
         h->info.length = old;
     return err;
+}
+
+/* Staged bytes live in an anonymous file in the data folder (O_TMPFILE): a crash leaves nothing
+ * behind, and the commit is an in-kernel copy on the same filesystem. */
+static fy_err local_stage_append(fy_store_upload *u, const void *buf, size_t len, size_t *written)
+{
+    struct local_upload *h = upload_of(u);
+    if (h->stage_fd == -1) {
+        h->stage_fd = openat(h->store->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (h->stage_fd == -1) {
+            *written = 0;
+            return io_err(errno);
+        }
+        h->stage_len = 0;
+    }
+    fy_err err = pwrite_all(h->stage_fd, h->stage_len, buf, len, written);
+    h->stage_len += (int64_t)*written;
+    return err;
+}
+
+static void local_stage_discard(fy_store_upload *u)
+{
+    struct local_upload *h = upload_of(u);
+    if (h->stage_fd != -1)
+        (void)close(h->stage_fd);
+    h->stage_fd = -1;
+    h->stage_len = 0;
+}
+
+/* Copies len bytes from src at 0 to dst at off, in the kernel; falls back to read/write where
+ * the filesystem cannot copy. */
+static fy_err copy_range(int src, int dst, int64_t off, int64_t len)
+{
+    loff_t in = 0, out = off;
+    while (len > 0) {
+        ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)len, 0);
+        if (n > 0) {
+            len -= n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == 0 || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
+            errno == ENOSYS) {
+            char buf[65536];
+            while (len > 0) {
+                ssize_t r = pread(src, buf, sizeof(buf) < (size_t)len ? sizeof(buf) : (size_t)len,
+                                  in);
+                if (r <= 0)
+                    return r == 0 ? FY_ERR_IO : io_err(errno);
+                size_t w;
+                fy_err err = pwrite_all(dst, out, buf, (size_t)r, &w);
+                if (err != FY_OK)
+                    return err;
+                in += r;
+                out += r;
+                len -= r;
+            }
+            return FY_OK;
+        }
+        return io_err(errno);
+    }
+    return FY_OK;
+}
+
+static fy_err local_stage_commit(fy_store_upload *u, int64_t offset)
+{
+    struct local_upload *h = upload_of(u);
+    fy_err err = FY_OK;
+    if (h->stage_fd != -1 && h->stage_len > 0)
+        err = copy_range(h->stage_fd, h->fd, offset, h->stage_len);
+    if (err == FY_OK && fdatasync(h->fd) == -1)
+        err = io_err(errno);
+    if (err != FY_OK) {
+        /* Never leave part of an unverified chunk in the upload. */
+        (void)ftruncate(h->fd, offset);
+    }
+    local_stage_discard(u);
+    return err;
+}
+
+static fy_err local_concat(fy_store_upload *u, const char *const *ids, size_t n)
+{
+    struct local_upload *h = upload_of(u);
+    int64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!id_ok(ids[i]))
+            return FY_ERR_NOT_FOUND;
+        int src = openat(h->store->dirfd, ids[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (src == -1)
+            return fy_err_from_errno(errno);
+        struct stat sb;
+        fy_err err = fstat(src, &sb) == -1 ? io_err(errno) : FY_OK;
+        if (err == FY_OK)
+            err = copy_range(src, h->fd, off, sb.st_size);
+        (void)close(src);
+        if (err != FY_OK) {
+            (void)ftruncate(h->fd, 0);
+            return err;
+        }
+        off += sb.st_size;
+    }
+    if (fdatasync(h->fd) == -1)
+        return io_err(errno);
+    return FY_OK;
+}
+
+static fy_err local_scan(fy_store *s, bool (*fn)(const fy_upload_info *, void *), void *arg)
+{
+    struct local_store *st = store_of(s);
+    int fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1)
+        return io_err(errno);
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        (void)close(fd);
+        return io_err(errno);
+    }
+    struct dirent *de;
+    bool go_on = true;
+    while (go_on && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len != FY_UPLOAD_ID_LEN || !fy_upload_id_valid(de->d_name, len))
+            continue;
+        fy_store_upload *u = NULL;
+        fy_upload_info info;
+        if (local_open(s, de->d_name, &u, &info) != FY_OK)
+            continue; /* vanished meanwhile, or half-created: not ours to judge here */
+        go_on = fn(&info, arg);
+        fy_upload_info_clear(&info);
+        upload_free(upload_of(u));
+    }
+    (void)closedir(d);
+    return FY_OK;
 }
 
 static fy_err local_read_fd(fy_store_upload *u, int *fd)
@@ -378,6 +528,11 @@ static void local_destroy(fy_store *s)
 }
 
 static const fy_store_ops local_ops = {
+    .stage_append = local_stage_append,
+    .stage_commit = local_stage_commit,
+    .stage_discard = local_stage_discard,
+    .concat = local_concat,
+    .scan = local_scan,
     .name = "local",
     .caps = FY_STORE_CAP_TERMINATE | FY_STORE_CAP_DEFER_LENGTH | FY_STORE_CAP_CONCAT |
             FY_STORE_CAP_SENDFILE,
