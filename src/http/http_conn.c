@@ -176,7 +176,9 @@ void fy_http_conn_accepted(fy_http_worker *w, int fd, const char *peer)
         conn_schedule_free(c);
         return;
     }
-    timer_arm(c, FY_TIMER_IDLE);
+    /* A new connection must send its first request within the header timeout (slowloris);
+     * only a connection that already served a request waits under the idle timeout. */
+    timer_arm(c, FY_TIMER_HEADER);
 }
 
 /* --- closing --- */
@@ -325,7 +327,7 @@ static void conn_read_head(fy_http_conn *c)
         /* Bytes already buffered (pipelining) are parsed before reading more. */
         if (c->len > 0) {
             if (c->timer != FY_TIMER_HEADER)
-                timer_arm(c, FY_TIMER_HEADER);
+                timer_arm(c, FY_TIMER_HEADER); /* the head's deadline starts at its first byte */
             int r = fy_http_parse_head(c->buf, c->len, &c->req.head);
             if (r > 0) {
                 req_start(c, (size_t)r);

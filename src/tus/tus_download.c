@@ -1,11 +1,15 @@
 /* GET /files/<id>: a finished upload is served with sendfile. The metadata came from the client,
  * so it is never trusted for how a browser renders the file: only an allow-list of passive types
- * keeps its type and is shown inline; everything else is an octet-stream attachment. */
+ * keeps its type and is shown inline; everything else is an octet-stream attachment.
+ * A plain HEAD (without Tus-Resumable) gets the same headers without the body. */
 #include "tus/tus_internal.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "base/httpdate.h"
+#include "base/num.h"
 #include "upload/metadata.h"
 
 static const char *const inline_types[] = {
@@ -60,6 +64,55 @@ static void add_disposition(fy_http_req *req, bool show_inline, const char *name
                         kind, ascii, encoded);
 }
 
+/* Parses a single "bytes=" range against len. Returns 1 with [*from, *to] set, 0 when the
+ * header is absent or not one we honour (serve the whole file), -1 when unsatisfiable. */
+static int parse_range(fy_str h, int64_t len, int64_t *from, int64_t *to)
+{
+    if (h.p == NULL || h.n < 6 || strncmp(h.p, "bytes=", 6) != 0)
+        return 0;
+    fy_str spec = fy_str_trim((fy_str){h.p + 6, h.n - 6});
+    if (memchr(spec.p, ',', spec.n) != NULL)
+        return 0; /* multiple ranges: RFC 9110 lets us answer with the whole representation */
+    const char *dash = memchr(spec.p, '-', spec.n);
+    if (dash == NULL)
+        return 0;
+    fy_str a = {spec.p, (size_t)(dash - spec.p)};
+    fy_str b = {dash + 1, spec.n - a.n - 1};
+    uint64_t x, y;
+    if (a.n == 0) { /* suffix: the last b bytes */
+        if (fy_parse_u64(b, INT64_MAX, &y) != FY_OK)
+            return 0;
+        if (y == 0 || len == 0)
+            return -1;
+        *from = (int64_t)y >= len ? 0 : len - (int64_t)y;
+        *to = len - 1;
+        return 1;
+    }
+    if (fy_parse_u64(a, INT64_MAX, &x) != FY_OK)
+        return 0;
+    if (b.n == 0)
+        y = (uint64_t)len - 1;
+    else if (fy_parse_u64(b, INT64_MAX, &y) != FY_OK || y < x)
+        return 0;
+    if ((int64_t)x >= len)
+        return -1;
+    *from = (int64_t)x;
+    *to = (int64_t)y >= len ? len - 1 : (int64_t)y;
+    return 1;
+}
+
+/* True when an If-None-Match list contains etag (or is "*"). */
+static bool etag_matches(fy_str inm, const char *etag)
+{
+    size_t n = strlen(etag);
+    if (fy_str_eq(fy_str_trim(inm), "*"))
+        return true;
+    for (size_t i = 0; inm.p != NULL && i + n <= inm.n; i++)
+        if (memcmp(inm.p + i, etag, n) == 0)
+            return true;
+    return false;
+}
+
 void fy_tus_download(tus_ctx *ctx)
 {
     fy_http_req *req = ctx->req;
@@ -69,8 +122,13 @@ void fy_tus_download(tus_ctx *ctx)
         return;
     }
     if (length < 0 || offset < length) {
-        fy_tus_fail(ctx, 409, "the upload is not complete yet (%lld of %s bytes received)",
-                    (long long)offset, length < 0 ? "an unknown number of" : "the declared");
+        /* Only finished uploads are served: their bytes no longer change. */
+        if (length < 0)
+            fy_tus_fail(ctx, 409, "the upload is not complete yet (%lld bytes received so far)",
+                        (long long)offset);
+        else
+            fy_tus_fail(ctx, 409, "the upload is not complete yet (%lld of %lld bytes received)",
+                        (long long)offset, (long long)length);
         return;
     }
     int fd = -1;
@@ -92,11 +150,39 @@ void fy_tus_download(tus_ctx *ctx)
                 name_len = fy_metadata_get(&md, "name", name, sizeof(name));
         }
     }
+    /* A finished upload never changes, so its id and length identify the bytes. */
+    char etag[FY_UPLOAD_ID_LEN + 32];
+    snprintf(etag, sizeof(etag), "\"%s-%lld\"", ctx->up->id, (long long)length);
+    char modified[FY_HTTPDATE_LEN + 1];
+    fy_httpdate_format((time_t)fy_upload_modified(ctx->tus->registry, ctx->up), modified);
+    fy_http_resp_header(req, "ETag", "%s", etag);
+    fy_http_resp_header(req, "Last-Modified", "%s", modified);
+    fy_http_resp_header(req, "Accept-Ranges", "bytes");
+    fy_http_resp_header(req, "Cache-Control", "private, max-age=0, must-revalidate");
+    fy_str inm = fy_http_req_header(req, "If-None-Match");
+    if (inm.p != NULL && etag_matches(inm, etag)) {
+        fy_http_respond(req, 304, NULL, 0);
+        return;
+    }
     bool show_inline;
     const char *ct = safe_type(type, &show_inline);
     fy_http_resp_header(req, "Content-Type", "%s", ct);
     add_disposition(req, show_inline, name, name_len > 0 ? (size_t)name_len : 0);
     fy_http_resp_header(req, "X-Content-Type-Options", "nosniff");
     fy_http_resp_header(req, "Content-Security-Policy", "default-src 'none'; sandbox");
+    int64_t from = 0, to = length - 1;
+    int r = parse_range(fy_http_req_header(req, "Range"), length, &from, &to);
+    if (r < 0) {
+        fy_http_resp_header(req, "Content-Range", "bytes */%lld", (long long)length);
+        fy_tus_fail(ctx, 416, "the requested range is outside the upload's %lld bytes",
+                    (long long)length);
+        return;
+    }
+    if (r > 0) {
+        fy_http_resp_header(req, "Content-Range", "bytes %lld-%lld/%lld", (long long)from,
+                            (long long)to, (long long)length);
+        fy_http_respond_file(req, 206, fd, from, to - from + 1);
+        return;
+    }
     fy_http_respond_file(req, 200, fd, 0, length);
 }

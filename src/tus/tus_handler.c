@@ -485,7 +485,12 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         handle_options(ctx, cors);
         return;
     }
-    /* Downloads are plain HTTP; every tus request must name the protocol version. */
+    /* Downloads are plain HTTP (GET, or HEAD without Tus-Resumable); every tus request must name
+     * the protocol version. */
+    bool plain_head = m == FY_HTTP_HEAD && resource &&
+                      fy_http_req_header(req, "Tus-Resumable").p == NULL;
+    if (plain_head)
+        m = FY_HTTP_GET;
     if (m != FY_HTTP_GET) {
         fy_http_resp_header(req, "Tus-Resumable", TUS_VERSION);
         fy_str v = fy_http_req_header(req, "Tus-Resumable");
