@@ -15,13 +15,15 @@ count_meson() { # build dir, label
     meson test -C "$1" --print-errorlogs >"$out" 2>&1
     local rc=$?
     cat "$out"
-    local ok fail
-    ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$out" | tail -1)
-    fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$out" | tail -1)
-    local to; to=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$out" | tail -1)
-    passed=$((passed + ${ok:-0}))
-    failed=$((failed + ${fail:-0} + ${to:-0}))
-    [ "$rc" = 0 ] || [ "${fail:-0}" != 0 ] || failed=$((failed + 1))
+    # Count the cmocka cases inside each unit-test binary, and each fuzz replay as one test.
+    local tl="$1/meson-logs/testlog.txt" ok fail replays
+    ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$tl" | awk '{s+=$1} END {print s+0}')
+    fail=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$tl" | awk '{s+=$1} END {print s+0}')
+    replays=$(grep -c '^replayed [0-9]* inputs' "$tl")
+    passed=$((passed + ok + replays))
+    failed=$((failed + fail))
+    # A crash, timeout or non-cmocka failure still counts as a failure.
+    [ "$rc" = 0 ] || [ "$fail" != 0 ] || failed=$((failed + 1))
 }
 
 count_node() { # label, env...

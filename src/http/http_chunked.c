@@ -8,17 +8,17 @@
 #define MAX_SIZE_DIGITS 64
 
 enum {
-    S_SIZE = 0,   /* chunk-size digits; must be 0 so a zeroed decoder starts here */
-    S_SIZE_BWS,   /* white space after the size, only allowed before a ';' */
-    S_EXT,        /* chunk extensions, up to CR */
-    S_SIZE_LF,    /* CR of the size line seen */
-    S_DATA,       /* chunk data, `remaining` bytes left */
-    S_DATA_CR,    /* CRLF after the data */
+    S_SIZE = 0, /* chunk-size digits; must be 0 so a zeroed decoder starts here */
+    S_SIZE_BWS, /* white space after the size, only allowed before a ';' */
+    S_EXT,      /* chunk extensions, up to CR */
+    S_SIZE_LF,  /* CR of the size line seen */
+    S_DATA,     /* chunk data, `remaining` bytes left */
+    S_DATA_CR,  /* CRLF after the data */
     S_DATA_LF,
-    S_TRL_START,  /* start of a trailer line, or of the final CRLF */
-    S_TRL_LINE,   /* inside a trailer line */
-    S_TRL_LF,     /* CR of a trailer line seen */
-    S_END_LF,     /* CR of the final empty line seen */
+    S_TRL_START, /* start of a trailer line, or of the final CRLF */
+    S_TRL_LINE,  /* inside a trailer line */
+    S_TRL_LF,    /* CR of a trailer line seen */
+    S_END_LF,    /* CR of the final empty line seen */
     S_DONE,
     S_ERROR_BASE, /* S_ERROR_BASE - err: a sticky error */
 };

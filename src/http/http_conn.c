@@ -692,7 +692,8 @@ static void respond_common(fy_http_req *r, int status, const char *body, size_t 
         body_len = 0;
     if (body_len > sizeof(c->out) - end)
         body_len = sizeof(c->out) - end;
-    memcpy(c->out + end, body, body_len);
+    if (body_len > 0)
+        memcpy(c->out + end, body, body_len);
     end += body_len;
     c->wpos = start;
     c->wend = end;
