@@ -28,6 +28,9 @@
     X(TIMEOUT, "the client was too slow", 408)                                                    \
     X(CLIENT_GONE, "the client closed the connection", 400)                                       \
     X(NOT_IMPLEMENTED, "this feature is not implemented", 501)                                    \
+    X(UNAUTHORIZED, "a valid upload token is required", 401)                                      \
+    X(FORBIDDEN, "the upload token does not allow this", 403)                                     \
+    X(TYPE_NOT_ALLOWED, "the upload's content is of a type that is not allowed", 415)             \
     X(UNAVAILABLE, "the server is shutting down; retry shortly", 503)
 
 typedef enum fy_err {

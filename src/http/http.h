@@ -96,8 +96,9 @@ int64_t fy_http_req_body_received(const fy_http_req *req);
  * (FY_HTTP_RESP_HEADROOM bytes, generous for any tus response). */
 void fy_http_resp_header(fy_http_req *req, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Sends an interim 1xx response with the headers added so far, which are then cleared. */
-void fy_http_send_interim(fy_http_req *req, int status);
+/* Sends an interim 1xx response carrying `headers` ("Name: value\r\n" lines, may be NULL);
+ * the headers added for the final response are not touched. */
+void fy_http_send_interim(fy_http_req *req, int status, const char *headers);
 /* Finishes the request with a status, the headers added so far, and an optional small body
  * (copied; Content-Type must be added by the caller when body is non-empty). */
 void fy_http_respond(fy_http_req *req, int status, const char *body, size_t body_len);

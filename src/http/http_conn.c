@@ -630,26 +630,21 @@ void fy_http_resp_header(fy_http_req *r, const char *name, const char *fmt, ...)
     r->hdr_len += (size_t)(n + m + 2);
 }
 
-void fy_http_send_interim(fy_http_req *r, int status)
+void fy_http_send_interim(fy_http_req *r, int status, const char *headers)
 {
     fy_http_conn *c = r->conn;
-    if (c->dead || r->responded) {
-        r->hdr_len = 0;
+    if (c->dead || r->responded)
         return;
-    }
     char line[64];
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
-    char *base = c->out + FY_HTTP_STATUS_ROOM;
-    if (r->hdr_len + 2 < FY_HTTP_RESP_HEADROOM) {
-        memcpy(base + r->hdr_len, "\r\n", 2);
-        struct iovec iov[2] = {{line, (size_t)n}, {base, r->hdr_len + 2}};
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-        ssize_t total = (ssize_t)n + (ssize_t)r->hdr_len + 2;
-        /* Interim responses go out before the final one, while nothing else is queued. */
-        if (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != total)
-            r->close_after = true;
-    }
-    r->hdr_len = 0;
+    size_t hl = headers ? strlen(headers) : 0;
+    struct iovec iov[3] = {{line, (size_t)n}, {(void *)headers, hl}, {(void *)"\r\n", 2}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
+    ssize_t total = (ssize_t)n + (ssize_t)hl + 2;
+    /* Interim responses go out before the final one, while nothing else is queued: the socket
+     * buffer is empty, so a short write means the peer is gone. */
+    if (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != total)
+        r->close_after = true;
 }
 
 static void finish_request(fy_http_conn *c);

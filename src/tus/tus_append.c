@@ -52,7 +52,9 @@ static void respond_append(tus_ctx *ctx)
     int64_t length, offset;
     fy_upload_state(ctx->tus->registry, ctx->up, &length, &offset);
     fy_tus_add_offset(ctx, offset);
-    if (length < 0 || offset < length)
+    if (ctx->interop > 0)
+        fy_rufh_add_state(ctx, offset, length, ctx->creating);
+    else if (length < 0 || offset < length)
         fy_tus_add_expires(ctx, fy_upload_modified(ctx->tus->registry, ctx->up));
     if (ctx->result != FY_OK) {
         FY_LOG(FY_LOG_ERROR, "sync_failed", "id=%s reason=\"%s\"", ctx->up->id,
@@ -149,7 +151,7 @@ static bool verify_staged(tus_ctx *ctx)
     }
     if (status == 0 &&
         !fy_checksum_matches(&ctx->ck, ctx->ck_algo, ctx->ck_expected, ctx->ck_len)) {
-        status = 460;
+        status = ctx->interop > 0 ? 400 : 460;
         snprintf(why, sizeof(why),
                  "Upload-Checksum does not match the received bytes; none of them were kept");
     }
@@ -175,6 +177,11 @@ static void append_end(fy_http_req *req, fy_err status)
     if (status != FY_OK && status != ctx->write_err)
         FY_LOG(FY_LOG_INFO, "body_interrupted", "id=%s offset=%lld reason=\"%s\"", ctx->up->id,
                (long long)ctx->offset, fy_err_message(status));
+    if (ctx->interop > 0 && status == FY_OK && ctx->rufh_complete && ctx->length < 0) {
+        /* A completing request without a known length (chunked): its end fixes the length. */
+        ctx->length = ctx->offset;
+        ctx->length_changed = true;
+    }
     if (ctx->staged && !verify_staged(ctx))
         return;
     ctx->work.work = sync_work;
@@ -198,8 +205,20 @@ void fy_tus_begin_append(tus_ctx *ctx, int64_t cap)
 {
     fy_http_req *req = ctx->req;
     fy_str ck = fy_http_req_header(req, "Upload-Checksum");
+    fy_str cd = ctx->interop > 0 ? fy_http_req_header(req, "Content-Digest") : FY_STR_NULL;
     unsigned mask = 0;
-    if (ck.p != NULL) {
+    if (cd.p != NULL) {
+        /* RFC 9530 digest of this request's content: an append that does not match is not kept. */
+        fy_err e = fy_rufh_content_digest(cd, &ctx->ck_algo, ctx->ck_expected, &ctx->ck_len);
+        if (e == FY_ERR_BAD_REQUEST) {
+            fy_tus_release_lock(ctx);
+            fy_tus_fail(ctx, 400, "Content-Digest is malformed; expected sha-256=:<base64>:");
+            return;
+        }
+        if (e == FY_OK)
+            mask = 1u << ctx->ck_algo;
+    }
+    if (mask == 0 && ck.p != NULL) {
         fy_err e = fy_checksum_parse_header(ck, &ctx->ck_algo, ctx->ck_expected, &ctx->ck_len);
         if (e != FY_OK) {
             fy_tus_release_lock(ctx);

@@ -60,14 +60,21 @@ static void create_done(fy_work *w)
     ctx->locked = true;
     /* Location goes out even if the body fails later, so the client can resume. */
     fy_tus_add_location(ctx, ctx->up->id);
-    bool with_upload = is_offset_stream(fy_http_req_header(ctx->req, "Content-Type")) &&
-                       fy_http_req_has_body(ctx->req);
+    bool has_body = fy_http_req_has_body(ctx->req);
+    bool with_upload = has_body && (ctx->interop > 0 || is_offset_stream(fy_http_req_header(
+                                                            ctx->req, "Content-Type")));
+    if (ctx->interop > 0)
+        fy_rufh_send_104(ctx);
     if (!with_upload) {
         fy_tus_release_lock(ctx);
-        if (fy_http_req_has_body(ctx->req))
+        if (has_body)
             fy_http_req_close_after(ctx->req);
-        if (ctx->length != 0 && ctx->npartials == 0)
+        if (ctx->interop > 0) {
+            fy_tus_add_offset(ctx, 0);
+            fy_rufh_add_state(ctx, 0, ctx->length, true);
+        } else if (ctx->length != 0 && ctx->npartials == 0) {
             fy_tus_add_expires(ctx, created);
+        }
         fy_http_respond(ctx->req, 201, NULL, 0);
         return;
     }
@@ -254,6 +261,12 @@ void fy_tus_handle_create(tus_ctx *ctx)
             return;
         }
     }
+    fy_tus_create_upload(ctx, md);
+}
+
+void fy_tus_create_upload(tus_ctx *ctx, fy_str md)
+{
+    fy_http_req *req = ctx->req;
     int64_t cl = fy_http_req_head(req)->content_length;
     if (ctx->length >= 0 && cl > ctx->length) {
         fy_tus_fail(ctx, 413, "the body (%lld bytes) is longer than Upload-Length (%lld)",

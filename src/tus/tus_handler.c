@@ -327,6 +327,10 @@ static void handle_options(tus_ctx *ctx, bool cors)
     fy_http_resp_header(req, "Tus-Checksum-Algorithm", FY_CHECKSUM_ALGORITHMS);
     if (ctx->tus->cfg.max_size > 0)
         fy_http_resp_header(req, "Tus-Max-Size", "%lld", (long long)ctx->tus->cfg.max_size);
+    /* Discovery for the IETF draft as well: -10/-11 want Accept-Patch, the editor's copy wants
+     * Upload-Limit; both are harmless to tus clients. */
+    fy_http_resp_header(req, "Accept-Patch", "application/partial-upload");
+    fy_rufh_add_state(ctx, 0, -2, true);
     if (cors) {
         fy_http_resp_header(req, "Access-Control-Allow-Methods",
                             "POST, HEAD, PATCH, OPTIONS, GET, DELETE");
@@ -416,9 +420,9 @@ static void remove_done(fy_work *w)
     fy_http_respond(ctx->req, 204, NULL, 0);
 }
 
-static void handle_delete(tus_ctx *ctx)
+void fy_tus_handle_delete(tus_ctx *ctx)
 {
-    if (!fy_tus_take_lock(ctx, handle_delete))
+    if (!fy_tus_take_lock(ctx, fy_tus_handle_delete))
         return;
     ctx->work.work = remove_work;
     ctx->work.done = remove_done;
@@ -485,6 +489,12 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         handle_options(ctx, cors);
         return;
     }
+    /* A request naming a draft interop version speaks the IETF protocol, not tus. */
+    if (fy_http_req_header(req, "Upload-Draft-Interop-Version").p != NULL &&
+        fy_http_req_header(req, "Tus-Resumable").p == NULL) {
+        fy_rufh_on_request(ctx, m, collection);
+        return;
+    }
     /* Downloads are plain HTTP (GET, or HEAD without Tus-Resumable); every tus request must name
      * the protocol version. */
     bool plain_head = m == FY_HTTP_HEAD && resource &&
@@ -544,7 +554,7 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         fy_tus_handle_patch(ctx);
         break;
     case FY_HTTP_DELETE:
-        handle_delete(ctx);
+        fy_tus_handle_delete(ctx);
         break;
     default:
         fy_tus_download(ctx);

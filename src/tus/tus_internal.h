@@ -52,6 +52,8 @@ typedef struct tus_ctx {
     unsigned char ck_expected[FY_CHECKSUM_MAX_DIGEST];
     fy_upload **partials; /* final concatenation: referenced partial uploads; owned */
     size_t npartials;
+    int interop;          /* 0: tus; else the IETF draft's Upload-Draft-Interop-Version */
+    bool rufh_complete;   /* IETF: this request completes the upload */
 } tus_ctx;
 
 /* Ends the request with an error status and a message for a person. */
@@ -80,11 +82,26 @@ bool fy_tus_parse_length(tus_ctx *ctx, fy_str v, int64_t *out);
 
 /* The handlers. */
 void fy_tus_handle_create(tus_ctx *ctx);
+/* Creates upload ctx->info with ctx->length (and ctx->info.concat) on the pool, then continues
+ * with the body or answers 201. `metadata` is the validated Upload-Metadata value (may be empty). */
+void fy_tus_create_upload(tus_ctx *ctx, fy_str metadata);
+void fy_tus_handle_delete(tus_ctx *ctx);
 void fy_tus_handle_patch(tus_ctx *ctx);
 /* Streams the request body into ctx->up (locked) at ctx->offset, at most cap bytes, verifying
  * Upload-Checksum when present; answers when done. */
 void fy_tus_begin_append(tus_ctx *ctx, int64_t cap);
 void fy_tus_download(tus_ctx *ctx);
+
+/* The IETF "Resumable Uploads for HTTP" draft (src/rufh/). */
+void fy_rufh_on_request(tus_ctx *ctx, fy_http_method m, bool collection);
+/* Sends the interim 104 (Upload Resumption Supported) with the upload's Location. */
+void fy_rufh_send_104(tus_ctx *ctx);
+/* Adds Upload-Complete (or Upload-Incomplete) unless length is -2, and Upload-Limit if asked. */
+void fy_rufh_add_state(tus_ctx *ctx, int64_t offset, int64_t length, bool with_limit);
+/* Parses Content-Digest for the append path: FY_OK with algo and digest, FY_ERR_NOT_FOUND when
+ * the header has no supported algorithm, FY_ERR_BAD_REQUEST when malformed. */
+fy_err fy_rufh_content_digest(fy_str value, fy_checksum_algo *algo,
+                              unsigned char digest[FY_CHECKSUM_MAX_DIGEST], size_t *len);
 
 /* The expiry sweeper (tus_expire.c). */
 fy_err fy_tus_sweeper_start(fy_tus *tus);
