@@ -39,6 +39,8 @@ typedef struct fy_http_config {
     unsigned write_timeout_ms;  /* response not progressing for this long */
     unsigned max_head_bytes;    /* larger heads get 431 */
     unsigned max_connections;   /* accepted connections beyond this are refused with 503 */
+    unsigned min_rate;          /* bytes per second a body must average over a window (0: off) */
+    unsigned rate_window_ms;    /* the window for min_rate */
 } fy_http_config;
 
 /* Binds and starts the worker threads. *out is the running server. */

@@ -445,6 +445,32 @@ static bool body_feed_chunked(fy_http_conn *c, char *buf, size_t n, size_t *used
 }
 
 
+/* The minimum transfer rate: over each window a body must bring at least min_rate bytes per
+ * second on average, or the request is cut (its received bytes are kept by the handler). This
+ * stops clients that send just enough to dodge the idle timeout from holding uploads forever. */
+static bool body_rate_ok(fy_http_conn *c, ssize_t n)
+{
+    fy_http_req *r = &c->req;
+    const fy_http_config *cfg = &c->w->srv->cfg;
+    if (cfg->min_rate == 0 || cfg->rate_window_ms == 0)
+        return true;
+    int64_t now = fy_loop_now(c->w->loop);
+    r->window_bytes += n;
+    int64_t elapsed = now - r->window_start;
+    if (elapsed < (int64_t)cfg->rate_window_ms)
+        return true;
+    if (r->window_bytes * 1000 < (int64_t)cfg->min_rate * elapsed) {
+        FY_LOG(FY_LOG_INFO, "conn_too_slow", "peer=%s bytes=%lld window_ms=%lld min_rate=%u",
+               c->peer, (long long)r->window_bytes, (long long)elapsed, cfg->min_rate);
+        c->dead = true;
+        body_end(c, FY_ERR_TIMEOUT);
+        return false;
+    }
+    r->window_start = now;
+    r->window_bytes = 0;
+    return true;
+}
+
 static void body_pump(fy_http_conn *c)
 {
     fy_http_req *r = &c->req;
@@ -516,6 +542,8 @@ static void body_pump(fy_http_conn *c)
             return;
         }
         timer_arm(c, FY_TIMER_BODY);
+        if (!body_rate_ok(c, n))
+            return;
         if (dst != w->scratch) {
             c->len += (size_t)n;
             continue; /* parsed from the head buffer on the next turn */
@@ -583,6 +611,8 @@ void fy_http_req_read_body(fy_http_req *r, int64_t max_bytes, fy_http_data_cb on
         fy_loop_io_set(c->w->loop, &c->io, FY_EV_READ);
         timer_arm(c, FY_TIMER_BODY);
     }
+    r->window_start = fy_loop_now(c->w->loop);
+    r->window_bytes = 0;
     conn_defer(c, body_start_task);
 }
 

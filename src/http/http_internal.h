@@ -46,6 +46,8 @@ struct fy_http_req {
     int64_t wire_left; /* identity: bytes still to come from the client */
     int64_t received;  /* body bytes delivered to the handler */
     int64_t max_bytes;
+    int64_t window_start; /* minimum-rate window: start (loop ms) and bytes since */
+    int64_t window_bytes;
     fy_http_chunked dec;
     fy_http_data_cb on_data;
     fy_http_end_cb on_end;

@@ -21,6 +21,8 @@ typedef struct fy_config {
     uint64_t max_head;
     uint64_t max_connections;
     uint64_t expire;
+    uint64_t min_rate;
+    uint64_t rate_window;
     uint64_t behind_proxy;
     char cors_origins[1024];
 } fy_config;

@@ -104,6 +104,8 @@ int fy_serve_main(int argc, char **argv)
         .write_timeout_ms = (unsigned)(cfg.body_timeout > 0 ? cfg.body_timeout : 60) * 1000,
         .max_head_bytes = (unsigned)cfg.max_head,
         .max_connections = (unsigned)cfg.max_connections,
+        .min_rate = (unsigned)cfg.min_rate,
+        .rate_window_ms = (unsigned)cfg.rate_window * 1000,
     };
     fy_http_handler handler = {.on_request = fy_tus_on_request, .arg = tus};
     fy_http_server *srv = NULL;
