@@ -59,6 +59,10 @@ typedef struct fy_store_ops {
     /* [blocking] Makes every appended byte durable; after FY_OK they survive a crash. */
     fy_err (*sync)(fy_store_upload *u);
 
+    /* [blocking, optional: may be NULL] Starts writing [off, off+len) to stable storage without
+     * waiting, so that the sync at the end of a long request finds little left to do. */
+    void (*writeback)(fy_store_upload *u, int64_t off, int64_t len);
+
     /* [blocking] Sets a deferred length, durably. */
     fy_err (*set_length)(fy_store_upload *u, int64_t length);
 

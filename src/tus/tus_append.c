@@ -6,11 +6,59 @@
 #include "tus/tus_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/log.h"
 #include "base/num.h"
+
+#define WRITEBACK_STEP (8 << 20)
+
+/* Early write-out of a long body, on the pool. The job owns a reference to the upload, so it
+ * may outlive the request that started it. */
+typedef struct writeback_job {
+    fy_work work;
+    fy_registry *reg;
+    fy_upload *up;
+    const fy_store_ops *ops;
+    int64_t off, len;
+} writeback_job;
+
+static void writeback_work(fy_work *w)
+{
+    writeback_job *j = (writeback_job *)w;
+    j->ops->writeback(j->up->handle, j->off, j->len);
+}
+
+static void writeback_done(fy_work *w)
+{
+    writeback_job *j = (writeback_job *)w;
+    fy_registry_put(j->reg, j->up);
+    free(j);
+}
+
+/* Every WRITEBACK_STEP bytes, asks the store to start writing them out: the sync that
+ * acknowledges the request then overlaps with receiving instead of following it. */
+static void maybe_writeback(tus_ctx *ctx)
+{
+    const fy_store_ops *ops = ctx->tus->cfg.store->ops;
+    if (ops->writeback == NULL || ctx->offset - ctx->written_back < WRITEBACK_STEP)
+        return;
+    writeback_job *j = malloc(sizeof(*j));
+    if (j == NULL)
+        return; /* only an optimisation */
+    j->work.work = writeback_work;
+    j->work.done = writeback_done;
+    j->reg = ctx->tus->registry;
+    j->up = ctx->up;
+    j->ops = ops;
+    j->off = ctx->written_back;
+    j->len = ctx->offset - ctx->written_back;
+    fy_registry_ref(j->reg, j->up);
+    ctx->written_back = ctx->offset;
+    fy_pool_submit(ctx->tus->cfg.pool, fy_http_req_loop(ctx->req), &j->work);
+}
 
 static fy_err append_data(fy_http_req *req, const char *data, size_t len)
 {
@@ -25,6 +73,8 @@ static fy_err append_data(fy_http_req *req, const char *data, size_t len)
         e = ops->append(ctx->up->handle, ctx->offset, data, len, &written);
     }
     ctx->offset += (int64_t)written;
+    if (!ctx->staged)
+        maybe_writeback(ctx);
     if (e != FY_OK)
         ctx->write_err = e;
     return e;
@@ -246,6 +296,7 @@ void fy_tus_begin_append(tus_ctx *ctx, int64_t cap)
         ctx->staged = true;
     }
     ctx->in_body = true;
+    ctx->written_back = ctx->offset;
     fy_http_req_read_body(req, cap, append_data, append_end);
 }
 

@@ -52,6 +52,7 @@ typedef struct tus_ctx {
     unsigned char ck_expected[FY_CHECKSUM_MAX_DIGEST];
     fy_upload **partials; /* final concatenation: referenced partial uploads; owned */
     size_t npartials;
+    int64_t written_back; /* offset up to which early write-out was started */
     int interop;          /* 0: tus; else the IETF draft's Upload-Draft-Interop-Version */
     bool rufh_complete;   /* IETF: this request completes the upload */
 } tus_ctx;

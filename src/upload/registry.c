@@ -150,6 +150,13 @@ fy_err fy_registry_adopt(fy_registry *reg, fy_store_upload *handle, fy_upload_in
     return FY_OK;
 }
 
+void fy_registry_ref(fy_registry *reg, fy_upload *up)
+{
+    pthread_mutex_lock(&reg->mu);
+    up->refs_++;
+    pthread_mutex_unlock(&reg->mu);
+}
+
 void fy_registry_put(fy_registry *reg, fy_upload *up)
 {
     pthread_mutex_lock(&reg->mu);

@@ -60,6 +60,8 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out);
 fy_err fy_registry_adopt(fy_registry *reg, fy_store_upload *handle, fy_upload_info *info,
                          fy_lock_owner *owner, fy_upload **out);
 
+/* Takes another reference on an upload the caller already references. */
+void fy_registry_ref(fy_registry *reg, fy_upload *up);
 void fy_registry_put(fy_registry *reg, fy_upload *up);
 
 /* The single-writer lock. Returns FY_OK when owner now holds it; FY_ERR_NOT_FOUND when the
