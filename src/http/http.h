@@ -85,6 +85,14 @@ typedef void (*fy_http_end_cb)(fy_http_req *req, fy_err status);
  * limit). Without a body, on_end(FY_OK) is called from the loop right away. */
 void fy_http_req_read_body(fy_http_req *req, int64_t max_bytes, fy_http_data_cb on_data,
                            fy_http_end_cb on_end);
+/* Optional zero-copy path for plain (Content-Length) bodies: instead of on_data, the engine
+ * splices body bytes from the socket into a pipe and calls on_pipe with `len` bytes waiting in
+ * pipe_fd, which the callback moves on (e.g. splice into a file) and reports in *consumed. Bytes
+ * it leaves behind are discarded. Return values as for fy_http_data_cb (except FY_ERR_AGAIN).
+ * Set it before fy_http_req_read_body. */
+typedef fy_err (*fy_http_pipe_cb)(fy_http_req *req, int pipe_fd, size_t len, size_t *consumed);
+void fy_http_req_set_pipe(fy_http_req *req, fy_http_pipe_cb on_pipe);
+
 /* Stops a body that is being read: on_end(why) is called now and the connection will close
  * after the response. No-op when no body is being read. */
 void fy_http_req_stop_body(fy_http_req *req, fy_err why);

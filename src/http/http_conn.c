@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -297,6 +298,7 @@ static void req_start(fy_http_conn *c, size_t head_len)
     r->received = 0;
     r->body_complete = !r->chunked && r->wire_left == 0;
     r->responded = false;
+    r->on_pipe = NULL;
     r->close_after = !r->head.keep_alive;
     r->hdr_len = 0;
     r->file_fd = -1;
@@ -471,6 +473,79 @@ static bool body_rate_ok(fy_http_conn *c, ssize_t n)
     return true;
 }
 
+/* Discards whatever a pipe callback left in the worker's pipe, so the next use starts empty. */
+static void pipe_drain(fy_http_worker *w)
+{
+    while (read(w->pipe[0], w->scratch, FY_HTTP_SCRATCH) > 0)
+        ;
+}
+
+/* One zero-copy step of a plain body: socket -> pipe -> handler. Returns false when the body
+ * stopped or must wait for the socket. */
+static bool body_splice(fy_http_conn *c)
+{
+    fy_http_req *r = &c->req;
+    fy_http_worker *w = c->w;
+    int64_t want = r->wire_left;
+    fy_err over = FY_OK;
+    if (want > r->max_bytes - r->received) {
+        want = r->max_bytes - r->received;
+        over = FY_ERR_EXCEEDS_LENGTH;
+        if (want == 0) {
+            body_end(c, over);
+            return false;
+        }
+    }
+    if (want > FY_HTTP_SCRATCH * 2)
+        want = FY_HTTP_SCRATCH * 2;
+    ssize_t n = splice(c->fd, NULL, w->pipe[1], NULL, (size_t)want,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n == 0) {
+        FY_LOG(FY_LOG_INFO, "client_gone", "peer=%s received=%lld", c->peer,
+               (long long)r->received);
+        c->dead = true;
+        body_end(c, FY_ERR_CLIENT_GONE);
+        return false;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return false;
+        if (errno == EINTR)
+            return true;
+        c->dead = true;
+        body_end(c, FY_ERR_CLIENT_GONE);
+        return false;
+    }
+    timer_arm(c, FY_TIMER_BODY);
+    if (!body_rate_ok(c, n)) {
+        pipe_drain(w);
+        return false;
+    }
+    r->wire_left -= n;
+    if (r->wire_left == 0)
+        r->body_complete = true;
+    size_t consumed = 0;
+    fy_err e = r->on_pipe(&c->req, w->pipe[0], (size_t)n, &consumed);
+    r->received += (int64_t)consumed;
+    if (consumed < (size_t)n)
+        pipe_drain(w);
+    if (c->state != ST_BODY || r->body_state == BODY_ENDED)
+        return false;
+    if (e != FY_OK) {
+        body_end(c, e);
+        return false;
+    }
+    if (r->wire_left == 0) {
+        body_end(c, FY_OK);
+        return false;
+    }
+    if (over != FY_OK && r->received >= r->max_bytes) {
+        body_end(c, over);
+        return false;
+    }
+    return true;
+}
+
 static void body_pump(fy_http_conn *c)
 {
     fy_http_req *r = &c->req;
@@ -504,6 +579,11 @@ static void body_pump(fy_http_conn *c)
         }
         /* The head buffer is drained: reuse its tail for small reads. */
         c->pos = c->len = r->head_len;
+        if (!r->chunked && r->on_pipe != NULL && w->pipe[0] != -1) {
+            if (!body_splice(c))
+                return;
+            continue;
+        }
         char *dst;
         size_t want;
         if (r->chunked) {
@@ -614,6 +694,11 @@ void fy_http_req_read_body(fy_http_req *r, int64_t max_bytes, fy_http_data_cb on
     r->window_start = fy_loop_now(c->w->loop);
     r->window_bytes = 0;
     conn_defer(c, body_start_task);
+}
+
+void fy_http_req_set_pipe(fy_http_req *r, fy_http_pipe_cb on_pipe)
+{
+    r->on_pipe = on_pipe;
 }
 
 void fy_http_req_stop_body(fy_http_req *r, fy_err why)

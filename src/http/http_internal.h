@@ -50,6 +50,7 @@ struct fy_http_req {
     int64_t window_bytes;
     fy_http_chunked dec;
     fy_http_data_cb on_data;
+    fy_http_pipe_cb on_pipe;
     fy_http_end_cb on_end;
     bool body_complete; /* the whole body was consumed from the wire */
 
@@ -107,6 +108,7 @@ struct fy_http_worker {
     int listen_fd;
     fy_io listen_io;
     char *scratch;
+    int pipe[2]; /* for spliced bodies; always left empty between uses */
     fy_conn_list timers[FY_TIMER_KINDS];
     int64_t timeout_ms[FY_TIMER_KINDS];
     fy_conn_list conns;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -178,11 +179,17 @@ fy_err fy_http_server_start(const fy_http_config *cfg, const fy_http_handler *ha
         w->timeout_ms[FY_TIMER_BODY] = cfg->body_timeout_ms;
         w->timeout_ms[FY_TIMER_WRITE] = cfg->write_timeout_ms;
         w->timeout_ms[FY_TIMER_LINGER] = FY_HTTP_LINGER_MS;
+        w->pipe[0] = w->pipe[1] = -1;
         w->scratch = malloc(FY_HTTP_SCRATCH);
         if (w->scratch == NULL) {
             e = FY_ERR_NOMEM;
             break;
         }
+        /* Splicing needs a pipe; without one, bodies simply go through the scratch buffer. */
+        if (pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) == 0)
+            (void)fcntl(w->pipe[1], F_SETPIPE_SZ, FY_HTTP_SCRATCH * 2);
+        else
+            w->pipe[0] = w->pipe[1] = -1;
         e = fy_loop_new(&w->loop);
         if (e != FY_OK)
             break;
@@ -266,6 +273,10 @@ void fy_http_server_free(fy_http_server *srv)
             close(w->listen_fd);
         fy_loop_free(w->loop);
         free(w->scratch);
+        if (w->pipe[0] != -1) {
+            close(w->pipe[0]);
+            close(w->pipe[1]);
+        }
     }
     free(srv);
 }

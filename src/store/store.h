@@ -56,6 +56,11 @@ typedef struct fy_store_ops {
     fy_err (*append)(fy_store_upload *u, int64_t offset, const void *buf, size_t len,
                      size_t *written);
 
+    /* Optional (may be NULL): append exactly like `append`, but the len bytes wait in the pipe
+     * pipe_fd, so a store on a local file can move them without copying through user space. */
+    fy_err (*append_pipe)(fy_store_upload *u, int64_t offset, int pipe_fd, size_t len,
+                          size_t *written);
+
     /* [blocking] Makes every appended byte durable; after FY_OK they survive a crash. */
     fy_err (*sync)(fy_store_upload *u);
 

@@ -80,6 +80,18 @@ static fy_err append_data(fy_http_req *req, const char *data, size_t len)
     return e;
 }
 
+static fy_err append_pipe(fy_http_req *req, int pipe_fd, size_t len, size_t *consumed)
+{
+    tus_ctx *ctx = fy_http_req_ctx(req);
+    const fy_store_ops *ops = ctx->tus->cfg.store->ops;
+    fy_err e = ops->append_pipe(ctx->up->handle, ctx->offset, pipe_fd, len, consumed);
+    ctx->offset += (int64_t)*consumed;
+    maybe_writeback(ctx);
+    if (e != FY_OK)
+        ctx->write_err = e;
+    return e;
+}
+
 static void sync_work(fy_work *w)
 {
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
@@ -297,6 +309,9 @@ void fy_tus_begin_append(tus_ctx *ctx, int64_t cap)
     }
     ctx->in_body = true;
     ctx->written_back = ctx->offset;
+    /* Bytes that need no look (no checksum) can go socket -> pipe -> file. */
+    if (!ctx->staged && ctx->tus->cfg.store->ops->append_pipe != NULL)
+        fy_http_req_set_pipe(req, append_pipe);
     fy_http_req_read_body(req, cap, append_data, append_end);
 }
 

@@ -318,6 +318,25 @@ static fy_err local_append(fy_store_upload *u, int64_t offset, const void *buf, 
     return pwrite_all(upload_of(u)->fd, offset, buf, len, written);
 }
 
+static fy_err local_append_pipe(fy_store_upload *u, int64_t offset, int pipe_fd, size_t len,
+                                size_t *written)
+{
+    int fd = upload_of(u)->fd;
+    loff_t off = offset;
+    *written = 0;
+    while (*written < len) {
+        ssize_t n = splice(pipe_fd, NULL, fd, &off, len - *written, SPLICE_F_MOVE);
+        if (n > 0) {
+            *written += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        return n == 0 ? FY_ERR_IO : io_err(errno);
+    }
+    return FY_OK;
+}
+
 static fy_err local_sync(fy_store_upload *u)
 {
     /* fdatasync covers the size change, which is all a reader needs to see the bytes. */
@@ -546,6 +565,7 @@ static const fy_store_ops local_ops = {
     .create = local_create,
     .open = local_open,
     .append = local_append,
+    .append_pipe = local_append_pipe,
     .sync = local_sync,
     .writeback = local_writeback,
     .set_length = local_set_length,
