@@ -83,9 +83,11 @@ typedef struct fy_store_ops {
      * the empty upload u, then makes it durable. */
     fy_err (*concat)(fy_store_upload *u, const char *const *ids, size_t n);
 
-    /* [blocking] Calls fn for every upload in the store (info as open fills it; borrowed for
-     * the call). Stops early when fn returns false. For the expiry sweeper. */
-    fy_err (*scan)(fy_store *s, bool (*fn)(const fy_upload_info *info, void *arg), void *arg);
+    /* [blocking] Calls fn for every upload whose bytes last changed before `modified_before`
+     * (unix seconds; info as open fills it, borrowed for the call). Stops early when fn returns
+     * false. For the expiry sweeper: recently active uploads cost no more than a stat. */
+    fy_err (*scan)(fy_store *s, int64_t modified_before,
+                   bool (*fn)(const fy_upload_info *info, void *arg), void *arg);
 
     /* Returns a file descriptor holding the bytes (valid until close), for sendfile. */
     fy_err (*read_fd)(fy_store_upload *u, int *fd);

@@ -48,7 +48,8 @@ static void on_tick(void *arg)
 {
     fy_tus_sweeper *sw = arg;
     fy_store *store = sw->tus->cfg.store;
-    fy_err e = store->ops->scan(store, sweep_one, sw);
+    int64_t cutoff = (int64_t)time(NULL) - sw->tus->cfg.expire_s;
+    fy_err e = store->ops->scan(store, cutoff, sweep_one, sw);
     if (e != FY_OK)
         FY_LOG(FY_LOG_WARN, "sweep_failed", "reason=\"%s\"", fy_err_message(e));
 }

@@ -470,7 +470,8 @@ static fy_err local_concat(fy_store_upload *u, const char *const *ids, size_t n)
     return FY_OK;
 }
 
-static fy_err local_scan(fy_store *s, bool (*fn)(const fy_upload_info *, void *), void *arg)
+static fy_err local_scan(fy_store *s, int64_t modified_before,
+                         bool (*fn)(const fy_upload_info *, void *), void *arg)
 {
     struct local_store *st = store_of(s);
     int fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -486,6 +487,10 @@ static fy_err local_scan(fy_store *s, bool (*fn)(const fy_upload_info *, void *)
     while (go_on && (de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
         if (len != FY_UPLOAD_ID_LEN || !fy_upload_id_valid(de->d_name, len))
+            continue;
+        struct stat sb;
+        if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+            (int64_t)sb.st_mtime >= modified_before)
             continue;
         fy_store_upload *u = NULL;
         fy_upload_info info;
