@@ -61,9 +61,17 @@ static void limit_value(tus_ctx *ctx, char *out, size_t len)
     if (cfg->max_size > 0 && n < len)
         n += (size_t)snprintf(out + n, len - n, ", max-size=%lld", (long long)cfg->max_size);
     if (cfg->expire_s > 0 && n < len) {
-        /* The remaining lifetime of an idle upload; renamed from `expires` after interop 6. */
+        /* The upload's remaining lifetime (the whole --expire before one exists); the key was
+         * renamed from `expires` after interop 6. */
+        int64_t left = cfg->expire_s;
+        if (ctx->up != NULL) {
+            left = fy_upload_modified(ctx->tus->registry, ctx->up) + cfg->expire_s -
+                   (int64_t)time(NULL);
+            if (left < 0)
+                left = 0;
+        }
         const char *key = ctx->interop == 6 ? "expires" : "max-age";
-        snprintf(out + n, len - n, ", %s=%lld", key, (long long)cfg->expire_s);
+        snprintf(out + n, len - n, ", %s=%lld", key, (long long)left);
     }
 }
 

@@ -251,15 +251,19 @@ static void append_end(fy_http_req *req, fy_err status)
     fy_pool_submit(ctx->tus->cfg.pool, fy_http_req_loop(req), &ctx->work);
 }
 
-/* True when a Trailer header announces Upload-Checksum. */
+/* True when the Trailer header's field list names Upload-Checksum. An unannounced checksum
+ * trailer is ignored like any other unannounced trailer: the bytes were not staged. */
 static bool trailer_announced(fy_http_req *req)
 {
     fy_str t = fy_http_req_header(req, "Trailer");
-    const char *name = "upload-checksum";
-    size_t n = strlen(name);
-    for (size_t i = 0; t.p != NULL && i + n <= t.n; i++)
-        if (strncasecmp(t.p + i, name, n) == 0)
+    const char *p = t.p, *end = t.p + t.n;
+    while (p != NULL && p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        if (fy_str_ieq(fy_str_trim((fy_str){p, (size_t)((comma ? comma : end) - p)}),
+                       "upload-checksum"))
             return true;
+        p = comma ? comma + 1 : NULL;
+    }
     return false;
 }
 

@@ -171,7 +171,11 @@ void fy_tus_download(tus_ctx *ctx)
     fy_http_resp_header(req, "X-Content-Type-Options", "nosniff");
     fy_http_resp_header(req, "Content-Security-Policy", "default-src 'none'; sandbox");
     int64_t from = 0, to = length - 1;
-    int r = parse_range(fy_http_req_header(req, "Range"), length, &from, &to);
+    /* If-Range with another validator: the client's partial copy is stale, send it all. */
+    fy_str if_range = fy_http_req_header(req, "If-Range");
+    bool range_ok = if_range.p == NULL || fy_str_eq(fy_str_trim(if_range), etag) ||
+                    fy_str_eq(fy_str_trim(if_range), modified);
+    int r = range_ok ? parse_range(fy_http_req_header(req, "Range"), length, &from, &to) : 0;
     if (r < 0) {
         fy_http_resp_header(req, "Content-Range", "bytes */%lld", (long long)length);
         fy_tus_fail(ctx, 416, "the requested range is outside the upload's %lld bytes",

@@ -302,16 +302,19 @@ static bool origin_allowed(const fy_tus *tus, fy_str origin)
 /* Adds CORS headers for an allowed Origin; returns whether the request carried one. */
 static bool add_cors(tus_ctx *ctx)
 {
+    bool listed = strcmp(ctx->tus->cfg.cors_origins, "*") != 0;
+    /* With an allow-list the answer depends on Origin, also when it is absent or refused:
+     * caches must keep them apart. */
+    if (listed)
+        fy_http_resp_header(ctx->req, "Vary", "Origin");
     fy_str origin = fy_http_req_header(ctx->req, "Origin");
     if (origin.p == NULL || !origin_allowed(ctx->tus, origin))
         return false;
-    if (strcmp(ctx->tus->cfg.cors_origins, "*") == 0) {
+    if (!listed)
         fy_http_resp_header(ctx->req, "Access-Control-Allow-Origin", "*");
-    } else {
+    else
         fy_http_resp_header(ctx->req, "Access-Control-Allow-Origin", "%.*s", (int)origin.n,
                             origin.p);
-        fy_http_resp_header(ctx->req, "Vary", "Origin");
-    }
     fy_http_resp_header(ctx->req, "Access-Control-Expose-Headers", "%s", cors_expose_headers);
     return true;
 }
@@ -330,7 +333,11 @@ static void handle_options(tus_ctx *ctx, bool cors)
     /* Discovery for the IETF draft as well: -10/-11 want Accept-Patch, the editor's copy wants
      * Upload-Limit; both are harmless to tus clients. */
     fy_http_resp_header(req, "Accept-Patch", "application/partial-upload");
+    uint64_t v;
+    if (fy_parse_u64(fy_http_req_header(req, "Upload-Draft-Interop-Version"), 99, &v) == FY_OK)
+        ctx->interop = (int)v;
     fy_rufh_add_state(ctx, 0, -2, true);
+    ctx->interop = 0;
     if (cors) {
         fy_http_resp_header(req, "Access-Control-Allow-Methods",
                             "POST, HEAD, PATCH, OPTIONS, GET, DELETE");
@@ -342,6 +349,37 @@ static void handle_options(tus_ctx *ctx, bool cors)
 }
 
 /* --- HEAD --- */
+
+/* Writes "final;" and the partials' URLs into out; absolute (as tusd does) when relative is
+ * false. Returns false when they do not fit. */
+static bool format_final(tus_ctx *ctx, const char *ids, bool relative, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "final;");
+    for (const char *p = ids; *p && n < len;) {
+        char id[FY_UPLOAD_ID_LEN + 1], url[600];
+        memcpy(id, p, FY_UPLOAD_ID_LEN);
+        id[FY_UPLOAD_ID_LEN] = '\0';
+        if (relative)
+            snprintf(url, sizeof(url), "%s%s", ctx->tus->cfg.base_path, id);
+        else
+            fy_tus_upload_url(ctx, id, url, sizeof(url));
+        n += (size_t)snprintf(out + n, len - n, "%s%s", p == ids ? "" : " ", url);
+        p += FY_UPLOAD_ID_LEN;
+        while (*p == ' ')
+            p++;
+    }
+    return n < len;
+}
+
+/* Echoes Upload-Concat for a final upload. TUS_MAX_PARTIALS is chosen so that the relative form
+ * always fits the response's header room; the absolute form is used whenever it fits. */
+static void add_final_concat(tus_ctx *ctx, const char *ids)
+{
+    char value[FY_HTTP_RESP_HEADROOM - 1024];
+    if (format_final(ctx, ids, false, value, sizeof(value)) ||
+        format_final(ctx, ids, true, value, sizeof(value)))
+        fy_http_resp_header(ctx->req, "Upload-Concat", "%s", value);
+}
 
 static void handle_head(tus_ctx *ctx)
 {
@@ -376,23 +414,7 @@ static void handle_head(tus_ctx *ctx)
     if (concat != NULL && !is_final) {
         fy_http_resp_header(req, "Upload-Concat", "partial");
     } else if (is_final) {
-        /* Echo the partials as absolute URLs, as tusd does. */
-        char value[FY_HTTP_RESP_HEADROOM / 2];
-        size_t n = (size_t)snprintf(value, sizeof(value), "final;");
-        const char *p = concat + 6;
-        while (*p && n < sizeof(value)) {
-            char id[FY_UPLOAD_ID_LEN + 1], url[512];
-            memcpy(id, p, FY_UPLOAD_ID_LEN);
-            id[FY_UPLOAD_ID_LEN] = '\0';
-            fy_tus_upload_url(ctx, id, url, sizeof(url));
-            n += (size_t)snprintf(value + n, sizeof(value) - n, "%s%s", p == concat + 6 ? "" : " ",
-                                  url);
-            p += FY_UPLOAD_ID_LEN;
-            while (*p == ' ')
-                p++;
-        }
-        if (n < sizeof(value))
-            fy_http_resp_header(req, "Upload-Concat", "%s", value);
+        add_final_concat(ctx, concat + 6);
     }
     if (length < 0 || offset < length)
         fy_tus_add_expires(ctx, modified);

@@ -12,7 +12,7 @@
     "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"  \
     "expiration,concatenation"
 #define TUS_OFFSET_CT     "application/offset+octet-stream"
-#define TUS_MAX_PARTIALS  256
+#define TUS_MAX_PARTIALS  64 /* keeps the Upload-Concat echo within the header room */
 
 typedef struct fy_tus_sweeper fy_tus_sweeper;
 
