@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
 
-pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libssl-dev zlib1g-dev curl)
+pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libmagic-dev curl)
 if [ "$want_tests" = 1 ]; then
     pkgs+=(libcmocka-dev clang libclang-rt-dev chromium)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

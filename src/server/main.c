@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+#include "cli/token_cmd.h"
 #include "server/serve.h"
 
 #ifndef FERRY_VERSION
@@ -13,6 +15,10 @@ static void usage(FILE *out)
     fprintf(out, "usage: ferry <command> [options]\n\n"
                  "commands:\n"
                  "  serve      run the resumable upload server (ferry serve --help)\n"
+                 "  upload     upload files to a tus server (ferry upload --help)\n"
+                 "  status     show unfinished uploads and server offsets\n"
+                 "  resume     continue interrupted uploads\n"
+                 "  token      mint an HS256 upload token (ferry token --help)\n"
                  "  version    print the version\n");
 }
 
@@ -33,6 +39,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0)
         return fy_serve_main(argc - 2, argv + 2);
+    /* The client commands take argv from the command name on (argv[0] == "upload"). */
+    if (strcmp(cmd, "upload") == 0)
+        return fy_cli_upload_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return fy_cli_status_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "resume") == 0)
+        return fy_cli_resume_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return fy_token_main(argc - 2, argv + 2);
     fprintf(stderr, "ferry: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
