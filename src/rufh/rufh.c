@@ -167,12 +167,11 @@ static void rufh_create(tus_ctx *ctx)
         return;
     }
     ctx->length = declared >= 0 ? declared : implied;
-    if (ctx->tus->cfg.max_size > 0 && ctx->length > ctx->tus->cfg.max_size) {
-        fy_http_resp_header(req, "Upload-Limit", "max-size=%lld",
-                            (long long)ctx->tus->cfg.max_size);
-        fy_tus_fail(ctx, 413, "the upload (%lld bytes) is larger than this server's maximum of "
-                              "%lld bytes",
-                    (long long)ctx->length, (long long)ctx->tus->cfg.max_size);
+    int64_t max = fy_tus_max_size(ctx);
+    if (max > 0 && ctx->length > max) {
+        fy_http_resp_header(req, "Upload-Limit", "max-size=%lld", (long long)max);
+        fy_tus_fail(ctx, 413, "the upload (%lld bytes) is larger than the maximum of %lld bytes",
+                    (long long)ctx->length, (long long)max);
         return;
     }
     fy_str md = fy_http_req_header(req, "Upload-Metadata");
@@ -285,14 +284,18 @@ static void rufh_patch(tus_ctx *ctx)
         }
     }
     int64_t cap = ctx->length >= 0 ? ctx->length - offset
-                                   : (ctx->tus->cfg.max_size > 0
-                                          ? ctx->tus->cfg.max_size - offset
+                                   : (fy_tus_max_size(ctx) > 0
+                                          ? fy_tus_max_size(ctx) - offset
                                           : INT64_MAX);
     if (head->content_length > cap) {
         fy_tus_release_lock(ctx);
         fy_tus_add_offset(ctx, offset);
         fy_tus_fail(ctx, 413, "the append (%lld bytes) would go past the upload's length",
                     (long long)head->content_length);
+        return;
+    }
+    if (!fy_tus_count_writer(ctx)) {
+        fy_tus_release_lock(ctx);
         return;
     }
     ctx->start_offset = ctx->offset = offset;
@@ -336,11 +339,8 @@ void fy_rufh_on_request(tus_ctx *ctx, fy_http_method m, bool collection)
     char idbuf[FY_UPLOAD_ID_LEN + 1];
     memcpy(idbuf, id.p, FY_UPLOAD_ID_LEN);
     idbuf[FY_UPLOAD_ID_LEN] = '\0';
-    fy_err e = fy_registry_get(ctx->tus->registry, idbuf, &ctx->up);
-    if (e != FY_OK) {
-        fy_tus_fail_err(ctx, e);
+    if (!fy_tus_open_upload(ctx, idbuf, &ctx->up))
         return;
-    }
     switch (m) {
     case FY_HTTP_HEAD:
     case FY_HTTP_GET: /* the editor's copy allows GET for offset retrieval */

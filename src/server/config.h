@@ -25,6 +25,12 @@ typedef struct fy_config {
     uint64_t rate_window;
     uint64_t behind_proxy;
     char cors_origins[1024];
+    char auth[16];
+    char jwt_secret_file[1024];
+    char jwt_public_key[1024];
+    char allow_types[1024];
+    uint64_t max_uploads_per_owner;
+    uint64_t max_metadata_size;
 } fy_config;
 
 /* Fills cfg from defaults, then the environment, then argv (flags win). On error writes a message

@@ -13,7 +13,9 @@
 #include "http/http.h"
 #include "server/config.h"
 #include "store/local/local_store.h"
+#include "auth/token.h"
 #include "tus/tus.h"
+#include "upload/sniff.h"
 
 /* Splits "host:port" or "[v6]:port". */
 static int split_listen(const char *listen, char *host, size_t hlen, uint16_t *port)
@@ -65,6 +67,51 @@ int fy_serve_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    char why[256] = "";
+    fy_auth *auth = NULL;
+    if (strcmp(cfg.auth, "jwt") == 0) {
+        fy_err ae = FY_ERR_BAD_REQUEST;
+        if ((cfg.jwt_secret_file[0] != '\0') == (cfg.jwt_public_key[0] != '\0'))
+            snprintf(why, sizeof(why), "--auth jwt needs exactly one of --jwt-secret-file and "
+                                       "--jwt-public-key");
+        else if (cfg.jwt_secret_file[0] != '\0')
+            ae = fy_auth_new_secret_file(cfg.jwt_secret_file, &auth, why, sizeof(why));
+        else
+            ae = fy_auth_new_public_key(cfg.jwt_public_key, &auth, why, sizeof(why));
+        if (ae != FY_OK) {
+            fprintf(stderr, "ferry: %s\n", why);
+            return 2;
+        }
+    } else if (strcmp(cfg.auth, "none") != 0) {
+        fprintf(stderr, "ferry: --auth must be none or jwt\n");
+        return 2;
+    }
+    if (cfg.allow_types[0] != '\0') {
+        /* Validate each pattern now rather than refuse every upload later. */
+        const char *p = cfg.allow_types;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            fy_str item = fy_str_trim((fy_str){p, n});
+            if (!fy_mime_pattern_valid(item.p, item.n)) {
+                fprintf(stderr, "ferry: --allow-types: '%.*s' is not a media type pattern\n",
+                        (int)n, p);
+                fy_auth_free(auth);
+                return 2;
+            }
+            p += n + (comma ? 1 : 0);
+        }
+    }
+    fy_sniffer *sniffer = NULL;
+    if (fy_sniffer_new(NULL, &sniffer, why, sizeof(why)) != FY_OK) {
+        if (cfg.allow_types[0] != '\0' || auth != NULL) {
+            fprintf(stderr, "ferry: content types cannot be checked: %s\n", why);
+            fy_auth_free(auth);
+            return 1;
+        }
+        FY_LOG(FY_LOG_WARN, "no_sniffing", "reason=\"%s\"", why);
+    }
+
     fy_store *store = NULL;
     fy_err e = fy_local_store_new(cfg.data, &store);
     if (e != FY_OK) {
@@ -84,7 +131,12 @@ int fy_serve_main(int argc, char **argv)
                           .pool = pool,
                           .expire_s = (int64_t)cfg.expire,
                           .behind_proxy = cfg.behind_proxy != 0,
-                          .cors_origins = cfg.cors_origins};
+                          .cors_origins = cfg.cors_origins,
+                          .auth = auth,
+                          .sniffer = sniffer,
+                          .allow_types = cfg.allow_types[0] ? cfg.allow_types : NULL,
+                          .max_uploads_per_owner = (unsigned)cfg.max_uploads_per_owner,
+                          .max_metadata_bytes = (size_t)cfg.max_metadata_size};
     fy_tus *tus = NULL;
     e = fy_tus_new(&tcfg, &tus);
     if (e != FY_OK) {
@@ -121,8 +173,13 @@ int fy_serve_main(int argc, char **argv)
     printf("listening on http://%s%s%s:%u%s\n", shown_host, host, *shown_host ? "]" : "",
            fy_http_server_port(srv), cfg.base_path);
     fflush(stdout);
-    FY_LOG(FY_LOG_WARN, "open_server",
-           "auth=none note=\"anyone who can reach this address can upload; do not expose it\"");
+    if (auth == NULL)
+        FY_LOG(FY_LOG_WARN, "open_server",
+               "auth=none note=\"anyone who can reach this address can upload, download and "
+               "delete; use --auth jwt before exposing it\"");
+    else
+        FY_LOG(FY_LOG_INFO, "auth", "mode=jwt key=%s",
+               cfg.jwt_secret_file[0] ? "hs256-secret" : "public-key");
     FY_LOG(FY_LOG_INFO, "started", "workers=%u data=%s max_size=%llu", hcfg.workers, cfg.data,
            (unsigned long long)cfg.max_size);
 
@@ -135,6 +192,8 @@ int fy_serve_main(int argc, char **argv)
     fy_http_server_free(srv);
     fy_tus_free(tus);
     store->ops->destroy(store);
+    fy_sniffer_free(sniffer);
+    fy_auth_free(auth);
     FY_LOG(FY_LOG_INFO, "stopped", "clean=true");
     return 0;
 }

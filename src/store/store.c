@@ -13,6 +13,8 @@ void fy_upload_info_clear(fy_upload_info *info)
         return;
     free(info->metadata);
     free(info->concat);
+    free(info->owner);
+    free(info->type);
     memset(info, 0, sizeof(*info));
 }
 

@@ -33,6 +33,8 @@ typedef struct fy_upload_info {
     int64_t created; /* unix seconds */
     char *metadata;  /* raw Upload-Metadata value as validated at creation, or NULL; owned */
     char *concat;    /* NULL, "partial", or "final;<id> <id> ..." (ids, not URLs); owned */
+    char *owner;     /* the token subject that created it, or NULL without auth; owned */
+    char *type;      /* media type sniffed from the bytes, or NULL until known; owned */
     int64_t modified; /* unix seconds of the last change to the bytes; filled by open */
 } fy_upload_info;
 
@@ -88,6 +90,12 @@ typedef struct fy_store_ops {
      * false. For the expiry sweeper: recently active uploads cost no more than a stat. */
     fy_err (*scan)(fy_store *s, int64_t modified_before,
                    bool (*fn)(const fy_upload_info *info, void *arg), void *arg);
+
+    /* [blocking] Records the sniffed media type, durably. */
+    fy_err (*set_type)(fy_store_upload *u, const char *type);
+
+    /* [blocking] Reads up to len bytes at off into buf; *got is what was read. */
+    fy_err (*read_at)(fy_store_upload *u, int64_t off, void *buf, size_t len, size_t *got);
 
     /* Returns a file descriptor holding the bytes (valid until close), for sendfile. */
     fy_err (*read_fd)(fy_store_upload *u, int *fd);

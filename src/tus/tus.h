@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/token.h"
 #include "ev/pool.h"
+#include "upload/sniff.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "upload/registry.h"
@@ -18,6 +20,11 @@ typedef struct fy_tus_config {
     int64_t expire_s;      /* unfinished uploads idle this long expire (0: never) */
     bool behind_proxy;     /* trust X-Forwarded-* and Forwarded for Location URLs */
     const char *cors_origins; /* "*" or a comma-separated allow-list of origins */
+    const fy_auth *auth;   /* not owned; NULL: no authentication (open server) */
+    fy_sniffer *sniffer;   /* not owned; NULL: no type sniffing */
+    const char *allow_types; /* comma-separated media-type patterns, or NULL for any */
+    unsigned max_uploads_per_owner; /* concurrent writes per token subject (0: no limit) */
+    size_t max_metadata_bytes;      /* Upload-Metadata larger than this gets 431 */
 } fy_tus_config;
 
 typedef struct fy_tus fy_tus;

@@ -92,6 +92,42 @@ static fy_err append_pipe(fy_http_req *req, int pipe_fd, size_t len, size_t *con
     return e;
 }
 
+/* [pool] Identifies the upload's content from its first bytes, once enough of them are stored
+ * (or all of them), and records it. A type the request may not store removes the upload:
+ * FY_ERR_TYPE_NOT_ALLOWED. Partial uploads are not sniffed: only their concatenation is a file. */
+fy_err fy_tus_sniff(tus_ctx *ctx, fy_store_upload *h, int64_t offset, int64_t length)
+{
+    fy_tus *tus = ctx->tus;
+    const fy_store_ops *ops = tus->cfg.store->ops;
+    if (tus->cfg.sniffer == NULL || ops->read_at == NULL || offset <= 0)
+        return FY_OK;
+    if (ctx->up != NULL) {
+        if (ctx->up->concat != NULL && strcmp(ctx->up->concat, "partial") == 0)
+            return FY_OK;
+        char known[8];
+        fy_upload_type(tus->registry, ctx->up, known, sizeof(known));
+        if (known[0] != '\0')
+            return FY_OK;
+    }
+    if (offset < FY_SNIFF_BYTES && !(length >= 0 && offset >= length))
+        return FY_OK;
+    unsigned char head[FY_SNIFF_BYTES];
+    size_t got = 0;
+    char mime[FY_SNIFF_MIME_MAX + 1];
+    if (ops->read_at(h, 0, head, sizeof(head), &got) != FY_OK ||
+        fy_sniff(tus->cfg.sniffer, head, got, mime, sizeof(mime)) != FY_OK)
+        return FY_OK; /* unidentified content is judged by no rule; only a known type is */
+    free(ctx->info.type);
+    ctx->info.type = strdup(mime);
+    if (!fy_tus_type_allowed(ctx, mime)) {
+        FY_LOG(FY_LOG_INFO, "type_refused", "type=%s", mime);
+        return FY_ERR_TYPE_NOT_ALLOWED;
+    }
+    if (ops->set_type != NULL)
+        (void)ops->set_type(h, mime); /* the type is also in memory; a lost write re-sniffs */
+    return FY_OK;
+}
+
 static void sync_work(fy_work *w)
 {
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
@@ -106,6 +142,10 @@ static void sync_work(fy_work *w)
     }
     if (ctx->result == FY_OK && ctx->length_changed)
         ctx->result = ops->set_length(ctx->up->handle, ctx->length);
+    if (ctx->result == FY_OK)
+        ctx->result = fy_tus_sniff(ctx, ctx->up->handle, ctx->offset, ctx->length);
+    if (ctx->result == FY_ERR_TYPE_NOT_ALLOWED)
+        (void)ops->remove(ctx->tus->cfg.store, ctx->up->id);
 }
 
 static void respond_append(tus_ctx *ctx)
@@ -163,6 +203,15 @@ static void respond_append(tus_ctx *ctx)
 static void sync_done(fy_work *w)
 {
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
+    if (ctx->info.type != NULL)
+        fy_upload_set_type(ctx->tus->registry, ctx->up, ctx->info.type);
+    if (ctx->result == FY_ERR_TYPE_NOT_ALLOWED) {
+        fy_upload_mark_removed(ctx->tus->registry, ctx->up);
+        fy_tus_release_lock(ctx);
+        fy_tus_fail(ctx, 415, "the content is %s, which this upload may not be; it was removed",
+                    ctx->info.type ? ctx->info.type : "of an unknown type");
+        return;
+    }
     if (ctx->result == FY_OK) {
         fy_upload_set_state(ctx->tus->registry, ctx->up, ctx->length, ctx->offset,
                             (int64_t)time(NULL));
@@ -389,7 +438,7 @@ void fy_tus_handle_patch(tus_ctx *ctx)
     if (ctx->length >= 0)
         cap = ctx->length - offset;
     else
-        cap = ctx->tus->cfg.max_size > 0 ? ctx->tus->cfg.max_size - offset : INT64_MAX;
+        cap = fy_tus_max_size(ctx) > 0 ? fy_tus_max_size(ctx) - offset : INT64_MAX;
     int64_t cl = fy_http_req_head(req)->content_length;
     if (cl > cap) {
         fy_tus_release_lock(ctx);
@@ -397,6 +446,10 @@ void fy_tus_handle_patch(tus_ctx *ctx)
         fy_tus_fail(ctx, 413, "the body (%lld bytes) would go past %s (%lld bytes left)",
                     (long long)cl, ctx->length >= 0 ? "Upload-Length" : "the maximum size",
                     (long long)cap);
+        return;
+    }
+    if (!fy_tus_count_writer(ctx)) {
+        fy_tus_release_lock(ctx);
         return;
     }
     ctx->start_offset = ctx->offset = offset;

@@ -1,6 +1,7 @@
 /* POST: creation, creation-with-upload, creation-defer-length and concatenation. */
 #include "tus/tus_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,8 @@ static void create_work(fy_work *w)
         for (size_t i = 0; i < ctx->npartials; i++)
             ids[i] = ctx->partials[i]->id;
         ctx->result = store->ops->concat(ctx->created, ids, ctx->npartials);
+        if (ctx->result == FY_OK)
+            ctx->result = fy_tus_sniff(ctx, ctx->created, ctx->info.length, ctx->info.length);
         if (ctx->result != FY_OK) {
             store->ops->close(ctx->created);
             ctx->created = NULL;
@@ -37,6 +40,11 @@ static bool is_offset_stream(fy_str ct)
 static void create_done(fy_work *w)
 {
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
+    if (ctx->result == FY_ERR_TYPE_NOT_ALLOWED) {
+        fy_tus_fail(ctx, 415, "the concatenated content is %s, which this upload may not be",
+                    ctx->info.type ? ctx->info.type : "of an unknown type");
+        return;
+    }
     if (ctx->result != FY_OK) {
         FY_LOG(FY_LOG_ERROR, "create_failed", "id=%s reason=\"%s\"", ctx->info.id,
                fy_err_message(ctx->result));
@@ -79,7 +87,7 @@ static void create_done(fy_work *w)
         return;
     }
     ctx->start_offset = ctx->offset = 0;
-    int64_t max = ctx->tus->cfg.max_size > 0 ? ctx->tus->cfg.max_size : INT64_MAX;
+    int64_t max = fy_tus_max_size(ctx) > 0 ? fy_tus_max_size(ctx) : INT64_MAX;
     fy_tus_begin_append(ctx, ctx->length >= 0 ? ctx->length : max);
 }
 
@@ -134,10 +142,8 @@ static bool resolve_partials(tus_ctx *ctx, fy_str list, int64_t *total)
             return false;
         }
         fy_upload *up = NULL;
-        if (fy_registry_get(tus->registry, id, &up) != FY_OK) {
-            fy_tus_fail(ctx, 404, "partial upload %s does not exist", id);
-            return false;
-        }
+        if (!fy_tus_open_upload(ctx, id, &up))
+            return false; /* missing, or another owner's: 404 either way */
         ctx->partials[ctx->npartials++] = up;
         int64_t length, offset;
         bool alive = fy_upload_state(tus->registry, up, &length, &offset);
@@ -169,11 +175,12 @@ static bool resolve_partials(tus_ctx *ctx, fy_str list, int64_t *total)
         fy_tus_fail(ctx, 400, "Upload-Concat: final; must list at least one partial upload URL");
         return false;
     }
-    if (tus->cfg.max_size > 0 && sum > tus->cfg.max_size) {
+    int64_t max = fy_tus_max_size(ctx);
+    if (max > 0 && sum > max) {
         fy_tus_fail(ctx, 413,
-                    "the concatenated upload (%lld bytes) is larger than this server's maximum "
-                    "of %lld bytes",
-                    (long long)sum, (long long)tus->cfg.max_size);
+                    "the concatenated upload (%lld bytes) is larger than the maximum of %lld "
+                    "bytes",
+                    (long long)sum, (long long)max);
         return false;
     }
     *total = sum;
@@ -264,9 +271,34 @@ void fy_tus_handle_create(tus_ctx *ctx)
     fy_tus_create_upload(ctx, md);
 }
 
+/* A declared filetype outside the allowed types is refused before any byte is stored; the
+ * bytes themselves are sniffed later whatever was declared. */
+static bool declared_type_ok(tus_ctx *ctx, fy_str md)
+{
+    if (md.p == NULL || ctx->npartials > 0)
+        return true;
+    fy_metadata parsed;
+    char type[128];
+    if (fy_metadata_parse(md, &parsed, NULL, 0) != FY_OK ||
+        fy_metadata_get(&parsed, "filetype", type, sizeof(type)) <= 0)
+        return true;
+    if (fy_tus_type_allowed(ctx, type))
+        return true;
+    fy_tus_fail(ctx, 415, "uploads of type '%s' are not allowed here", type);
+    return false;
+}
+
 void fy_tus_create_upload(tus_ctx *ctx, fy_str md)
 {
     fy_http_req *req = ctx->req;
+    if (!fy_tus_check_create_policy(ctx, md) || !declared_type_ok(ctx, md))
+        return;
+    if (fy_http_req_has_body(req) && !fy_tus_count_writer(ctx))
+        return;
+    if (ctx->claims != NULL && !(ctx->info.owner = strdup(ctx->claims->sub))) {
+        fy_tus_fail_err(ctx, FY_ERR_NOMEM);
+        return;
+    }
     int64_t cl = fy_http_req_head(req)->content_length;
     if (ctx->length >= 0 && cl > ctx->length) {
         fy_tus_fail(ctx, 413, "the body (%lld bytes) is longer than Upload-Length (%lld)",

@@ -164,8 +164,11 @@ void fy_tus_download(tus_ctx *ctx)
         fy_http_respond(req, 304, NULL, 0);
         return;
     }
+    /* What the bytes are (sniffed) beats what the client said they are. */
+    char sniffed[128];
+    fy_upload_type(ctx->tus->registry, ctx->up, sniffed, sizeof(sniffed));
     bool show_inline;
-    const char *ct = safe_type(type, &show_inline);
+    const char *ct = safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline);
     fy_http_resp_header(req, "Content-Type", "%s", ct);
     add_disposition(req, show_inline, name, name_len > 0 ? (size_t)name_len : 0);
     fy_http_resp_header(req, "X-Content-Type-Options", "nosniff");

@@ -34,9 +34,12 @@ fy_err fy_tus_new(const fy_tus_config *cfg, fy_tus **out)
         tus->cfg.cors_origins = "*";
     tus->base_len = strlen(cfg->base_path);
     fy_err e = fy_registry_new(cfg->store, &tus->registry);
+    if (e == FY_OK)
+        e = fy_owner_counts_new(&tus->owners);
     if (e == FY_OK && cfg->expire_s > 0)
         e = fy_tus_sweeper_start(tus);
     if (e != FY_OK) {
+        fy_owner_counts_free(tus->owners);
         fy_registry_free(tus->registry);
         free(tus);
         return e;
@@ -50,6 +53,7 @@ void fy_tus_free(fy_tus *tus)
     if (tus == NULL)
         return;
     fy_tus_sweeper_stop(tus);
+    fy_owner_counts_free(tus->owners);
     fy_registry_free(tus->registry);
     free(tus);
 }
@@ -94,6 +98,9 @@ static void on_request_done(fy_http_req *req)
     }
     fy_checksum_free(&ctx->ck);
     fy_upload_info_clear(&ctx->info);
+    fy_tus_uncount_writer(ctx);
+    free(ctx->claims);
+    ctx->claims = NULL;
 }
 
 /* --- the lock: taking it, being asked to stop, being woken --- */
@@ -269,10 +276,10 @@ bool fy_tus_parse_length(tus_ctx *ctx, fy_str v, int64_t *out)
                     (int)(v.n > 40 ? 40 : v.n), v.p);
         return false;
     }
-    if (ctx->tus->cfg.max_size > 0 && (int64_t)n > ctx->tus->cfg.max_size) {
-        fy_tus_fail(ctx, 413,
-                    "Upload-Length %llu is larger than this server's maximum of %lld bytes",
-                    (unsigned long long)n, (long long)ctx->tus->cfg.max_size);
+    int64_t max = fy_tus_max_size(ctx);
+    if (max > 0 && (int64_t)n > max) {
+        fy_tus_fail(ctx, 413, "Upload-Length %llu is larger than the maximum of %lld bytes",
+                    (unsigned long long)n, (long long)max);
         return false;
     }
     *out = (int64_t)n;
@@ -511,6 +518,8 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         handle_options(ctx, cors);
         return;
     }
+    if (!fy_tus_authenticate(ctx))
+        return;
     /* A request naming a draft interop version speaks the IETF protocol, not tus. */
     if (fy_http_req_header(req, "Upload-Draft-Interop-Version").p != NULL &&
         fy_http_req_header(req, "Tus-Resumable").p == NULL) {
@@ -561,13 +570,8 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     char idbuf[FY_UPLOAD_ID_LEN + 1];
     memcpy(idbuf, id.p, FY_UPLOAD_ID_LEN);
     idbuf[FY_UPLOAD_ID_LEN] = '\0';
-    fy_err e = fy_registry_get(tus->registry, idbuf, &ctx->up);
-    if (e != FY_OK) {
-        if (e != FY_ERR_NOT_FOUND)
-            FY_LOG(FY_LOG_ERROR, "open_failed", "id=%s reason=\"%s\"", idbuf, fy_err_message(e));
-        fy_tus_fail_err(ctx, e);
+    if (!fy_tus_open_upload(ctx, idbuf, &ctx->up))
         return;
-    }
     switch (m) {
     case FY_HTTP_HEAD:
         handle_head(ctx);

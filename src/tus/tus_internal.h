@@ -16,11 +16,14 @@
 
 typedef struct fy_tus_sweeper fy_tus_sweeper;
 
+typedef struct fy_owner_counts fy_owner_counts;
+
 struct fy_tus {
     fy_tus_config cfg;
     size_t base_len;
     fy_registry *registry;
     fy_tus_sweeper *sweeper;
+    fy_owner_counts *owners;
 };
 
 /* Per-request state, kept in the request's context area (no allocation per request). */
@@ -53,6 +56,9 @@ typedef struct tus_ctx {
     fy_upload **partials; /* final concatenation: referenced partial uploads; owned */
     size_t npartials;
     int64_t written_back; /* offset up to which early write-out was started */
+    fy_token_claims *claims; /* the verified token, or NULL without auth; owned */
+    bool counted;         /* holds one of its owner's concurrent-write slots */
+    bool sniffed;         /* the content type was checked during this request */
     int interop;          /* 0: tus; else the IETF draft's Upload-Draft-Interop-Version */
     bool rufh_complete;   /* IETF: this request completes the upload */
 } tus_ctx;
@@ -81,6 +87,23 @@ bool fy_tus_expired(const fy_tus *tus, int64_t length, int64_t offset, int64_t m
 /* Parses a positive length header value against max-size; answers and returns false if bad. */
 bool fy_tus_parse_length(tus_ctx *ctx, fy_str v, int64_t *out);
 
+/* Authentication and policy (tus_auth.c). */
+/* Verifies the request's token when auth is on; answers 401 and returns false on failure. */
+bool fy_tus_authenticate(tus_ctx *ctx);
+/* Finds upload id for this request: 404 for a missing upload or another owner's. */
+bool fy_tus_open_upload(tus_ctx *ctx, const char *id, fy_upload **out);
+/* Checks a creation against the token's policy (size, metadata keys); answers on failure. */
+bool fy_tus_check_create_policy(tus_ctx *ctx, fy_str metadata);
+/* Takes one of the owner's concurrent-write slots for this request; 429 when none is left. */
+bool fy_tus_count_writer(tus_ctx *ctx);
+void fy_tus_uncount_writer(tus_ctx *ctx);
+/* The largest upload this request may create (token and server limits; 0: none). */
+int64_t fy_tus_max_size(const tus_ctx *ctx);
+/* True when content of media type `mime` may be stored by this request. */
+bool fy_tus_type_allowed(const tus_ctx *ctx, const char *mime);
+fy_err fy_owner_counts_new(fy_owner_counts **out);
+void fy_owner_counts_free(fy_owner_counts *oc);
+
 /* The handlers. */
 void fy_tus_handle_create(tus_ctx *ctx);
 /* Creates upload ctx->info with ctx->length (and ctx->info.concat) on the pool, then continues
@@ -92,6 +115,8 @@ void fy_tus_handle_patch(tus_ctx *ctx);
  * Upload-Checksum when present; answers when done. */
 void fy_tus_begin_append(tus_ctx *ctx, int64_t cap);
 void fy_tus_download(tus_ctx *ctx);
+/* [pool] Sniffs and records the content type once enough bytes are stored; see tus_append.c. */
+fy_err fy_tus_sniff(tus_ctx *ctx, fy_store_upload *h, int64_t offset, int64_t length);
 
 /* The IETF "Resumable Uploads for HTTP" draft (src/rufh/). */
 void fy_rufh_on_request(tus_ctx *ctx, fy_http_method m, bool collection);

@@ -1,6 +1,7 @@
 #include "upload/registry.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ void fy_registry_free(fy_registry *reg)
             reg->store->ops->close(u->handle);
             free(u->metadata);
             free(u->concat);
+            free(u->owner);
             free(u);
             u = next;
         }
@@ -81,6 +83,10 @@ static fy_upload *upload_new(fy_store_upload *handle, fy_upload_info *info)
     up->created = info->created;
     up->concat = info->concat;
     info->concat = NULL;
+    up->owner = info->owner;
+    info->owner = NULL;
+    if (info->type != NULL)
+        snprintf(up->type_, sizeof(up->type_), "%s", info->type);
     up->length_ = info->length;
     up->offset_ = info->offset;
     up->modified_ = info->modified;
@@ -121,6 +127,7 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out)
         reg->store->ops->close(fresh->handle);
         free(fresh->metadata);
         free(fresh->concat);
+        free(fresh->owner);
         free(fresh);
         *out = up;
         return FY_OK;
@@ -168,6 +175,7 @@ void fy_registry_put(fy_registry *reg, fy_upload *up)
         reg->store->ops->close(up->handle);
         free(up->metadata);
         free(up->concat);
+        free(up->owner);
         free(up);
     }
 }
@@ -257,6 +265,20 @@ bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *
     bool alive = !up->removed_;
     pthread_mutex_unlock(&reg->mu);
     return alive;
+}
+
+void fy_upload_type(fy_registry *reg, fy_upload *up, char *out, size_t len)
+{
+    pthread_mutex_lock(&reg->mu);
+    snprintf(out, len, "%s", up->type_);
+    pthread_mutex_unlock(&reg->mu);
+}
+
+void fy_upload_set_type(fy_registry *reg, fy_upload *up, const char *type)
+{
+    pthread_mutex_lock(&reg->mu);
+    snprintf(up->type_, sizeof(up->type_), "%s", type);
+    pthread_mutex_unlock(&reg->mu);
 }
 
 int64_t fy_upload_modified(fy_registry *reg, fy_upload *up)

@@ -35,11 +35,13 @@ typedef struct fy_upload {
     fy_store_upload *handle; /* use only while holding the lock, or for reads (read_fd) */
     char *metadata;          /* immutable after creation; owned */
     char *concat;            /* NULL, "partial" or "final;<ids>"; immutable; owned */
+    char *owner;             /* token subject, or NULL; immutable; owned */
     int64_t created;
     /* Private to registry.c: */
     int64_t length_;
     int64_t offset_;
     int64_t modified_;
+    char type_[128]; /* sniffed media type, "" until known */
     int refs_;
     fy_lock_owner *writer_;
     uint64_t writer_gen_;
@@ -75,6 +77,10 @@ void fy_upload_unlock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner);
 
 /* A consistent view of length (-1 while deferred) and acknowledged offset. False if removed. */
 bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset);
+
+/* The sniffed media type ("" until known) copied into out. */
+void fy_upload_type(fy_registry *reg, fy_upload *up, char *out, size_t len);
+void fy_upload_set_type(fy_registry *reg, fy_upload *up, const char *type);
 
 /* Unix seconds of the last acknowledged change to the bytes (for expiry). */
 int64_t fy_upload_modified(fy_registry *reg, fy_upload *up);

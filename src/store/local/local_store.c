@@ -109,10 +109,11 @@ static fy_err pwrite_all(int fd, int64_t off, const void *buf, size_t len, size_
 static fy_err write_info(struct local_upload *h)
 {
     int dirfd = h->store->dirfd;
-    json_t *j = json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:i}", "id", h->info.id, "length",
-                          (json_int_t)h->info.length, "created", (json_int_t)h->info.created,
-                          "metadata", h->info.metadata, "concat", h->info.concat, "version",
-                          INFO_VERSION);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:i}", "id", h->info.id,
+                          "length", (json_int_t)h->info.length, "created",
+                          (json_int_t)h->info.created, "metadata", h->info.metadata, "concat",
+                          h->info.concat, "owner", h->info.owner, "type", h->info.type,
+                          "version", INFO_VERSION);
     if (!j)
         return FY_ERR_INTERNAL; /* out of memory, or metadata that is not UTF-8 (a caller bug) */
     char *text = json_dumps(j, JSON_COMPACT);
@@ -182,12 +183,15 @@ static fy_err read_info(struct local_upload *h)
     free(buf);
     const json_t *id = json_object_get(j, "id"), *length = json_object_get(j, "length"),
                  *created = json_object_get(j, "created"), *md = json_object_get(j, "metadata"),
-                 *version = json_object_get(j, "version"), *concat = json_object_get(j, "concat");
+                 *version = json_object_get(j, "version"), *concat = json_object_get(j, "concat"),
+                 *owner = json_object_get(j, "owner"), *type = json_object_get(j, "type");
     if (!json_is_object(j) || !json_is_string(id) || strcmp(json_string_value(id), h->info.id) ||
         !json_is_integer(length) || json_integer_value(length) < -1 || !json_is_integer(created) ||
         json_integer_value(created) < 0 || !(json_is_string(md) || json_is_null(md)) ||
         !json_is_integer(version) || json_integer_value(version) != INFO_VERSION ||
-        !(concat == NULL || json_is_string(concat) || json_is_null(concat))) {
+        !(concat == NULL || json_is_string(concat) || json_is_null(concat)) ||
+        !(owner == NULL || json_is_string(owner) || json_is_null(owner)) ||
+        !(type == NULL || json_is_string(type) || json_is_null(type))) {
         err = FY_ERR_IO;
     } else {
         h->info.length = json_integer_value(length);
@@ -195,6 +199,10 @@ static fy_err read_info(struct local_upload *h)
         if (json_is_string(md) && !(h->info.metadata = strdup(json_string_value(md))))
             err = FY_ERR_NOMEM;
         if (json_is_string(concat) && !(h->info.concat = strdup(json_string_value(concat))))
+            err = FY_ERR_NOMEM;
+        if (json_is_string(owner) && !(h->info.owner = strdup(json_string_value(owner))))
+            err = FY_ERR_NOMEM;
+        if (json_is_string(type) && !(h->info.type = strdup(json_string_value(type))))
             err = FY_ERR_NOMEM;
     }
     json_decref(j);
@@ -209,6 +217,8 @@ static void upload_free(struct local_upload *h)
         (void)close(h->stage_fd);
     free(h->info.metadata);
     free(h->info.concat);
+    free(h->info.owner);
+    free(h->info.type);
     free(h);
 }
 
@@ -241,7 +251,9 @@ static fy_err local_create(fy_store *s, const fy_upload_info *info, fy_store_upl
     h->info.length = info->length;
     h->info.created = info->created;
     if ((info->metadata && !(h->info.metadata = strdup(info->metadata))) ||
-        (info->concat && !(h->info.concat = strdup(info->concat)))) {
+        (info->concat && !(h->info.concat = strdup(info->concat))) ||
+        (info->owner && !(h->info.owner = strdup(info->owner))) ||
+        (info->type && !(h->info.type = strdup(info->type)))) {
         upload_free(h);
         return FY_ERR_NOMEM;
     }
@@ -269,7 +281,7 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
 {
     struct local_upload *h;
     struct stat sb;
-    char *md = NULL, *concat = NULL;
+    char *md = NULL, *concat = NULL, *owner = NULL, *type = NULL;
 
     memset(info, 0, sizeof(*info)); /* so fy_upload_info_clear is harmless after an error */
     fy_err err = upload_new(store_of(s), id, &h);
@@ -295,14 +307,21 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
         goto fail;
     }
     if ((h->info.metadata && !(md = strdup(h->info.metadata))) ||
-        (h->info.concat && !(concat = strdup(h->info.concat)))) {
+        (h->info.concat && !(concat = strdup(h->info.concat))) ||
+        (h->info.owner && !(owner = strdup(h->info.owner))) ||
+        (h->info.type && !(type = strdup(h->info.type)))) {
         free(md);
+        free(concat);
+        free(owner);
+        free(type);
         err = FY_ERR_NOMEM;
         goto fail;
     }
     *info = h->info;
     info->metadata = md; /* the caller's own copies; the handle keeps its own for set_length */
     info->concat = concat;
+    info->owner = owner;
+    info->type = type;
     info->offset = sb.st_size;
     info->modified = (int64_t)sb.st_mtime;
     *out = (fy_store_upload *)(void *)h;
@@ -504,6 +523,40 @@ static fy_err local_scan(fy_store *s, int64_t modified_before,
     return FY_OK;
 }
 
+static fy_err local_set_type(fy_store_upload *u, const char *type)
+{
+    struct local_upload *h = upload_of(u);
+    char *copy = strdup(type);
+    if (copy == NULL)
+        return FY_ERR_NOMEM;
+    char *old = h->info.type;
+    h->info.type = copy;
+    fy_err err = write_info(h);
+    if (err != FY_OK) {
+        h->info.type = old;
+        free(copy);
+        return err;
+    }
+    free(old);
+    return FY_OK;
+}
+
+static fy_err local_read_at(fy_store_upload *u, int64_t off, void *buf, size_t len, size_t *got)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = pread(upload_of(u)->fd, (char *)buf + *got, len - *got, off + (int64_t)*got);
+        if (n > 0) {
+            *got += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        return n == 0 ? FY_OK : io_err(errno);
+    }
+    return FY_OK;
+}
+
 static fy_err local_read_fd(fy_store_upload *u, int *fd)
 {
     *fd = upload_of(u)->fd;
@@ -574,6 +627,8 @@ static const fy_store_ops local_ops = {
     .sync = local_sync,
     .writeback = local_writeback,
     .set_length = local_set_length,
+    .set_type = local_set_type,
+    .read_at = local_read_at,
     .read_fd = local_read_fd,
     .remove = local_remove,
     .close = local_close,
