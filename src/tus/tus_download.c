@@ -164,11 +164,15 @@ void fy_tus_download(tus_ctx *ctx)
         fy_http_respond(req, 304, NULL, 0);
         return;
     }
-    /* What the bytes are (sniffed) beats what the client said they are. */
+    /* What the bytes are (sniffed) beats what the client said they are, but a declared type
+     * that is not on the safe list always means an attachment: both views must be harmless. */
     char sniffed[128];
     fy_upload_type(ctx->tus->registry, ctx->up, sniffed, sizeof(sniffed));
-    bool show_inline;
-    const char *ct = safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline);
+    bool show_inline, declared_inline = true;
+    if (type[0] != '\0' && strcmp(safe_type(type, &declared_inline), "application/octet-stream") == 0)
+        declared_inline = false;
+    const char *ct = declared_inline ? safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline)
+                                     : safe_type("", &show_inline);
     fy_http_resp_header(req, "Content-Type", "%s", ct);
     add_disposition(req, show_inline, name, name_len > 0 ? (size_t)name_len : 0);
     fy_http_resp_header(req, "X-Content-Type-Options", "nosniff");

@@ -345,7 +345,7 @@ describe('download headers', () => {
   after(() => srv?.stop());
 
   async function finished(metadata, content = 'payload') {
-    const body = Buffer.from(content);
+    const body = Buffer.isBuffer(content) ? content : Buffer.from(content);
     const { location } = await createUpload(srv.url, { length: body.length, metadata, body });
     return location;
   }
@@ -359,10 +359,22 @@ describe('download headers', () => {
     assert.equal(g.headers['x-content-type-options'], 'nosniff');
   });
 
+  // Real bytes of each type: the server sniffs the content and serves what the bytes are.
+  const samples = {
+    'image/png': Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000a49444154789c6300010000050001' +
+      '0d0a2db40000000049454e44ae426082', 'hex'),
+    'image/jpeg': Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex'),
+    'audio/mpeg': Buffer.from('494433030000000000' + '00fffb9064' + '00'.repeat(32), 'hex'),
+    'video/mp4': Buffer.from('000000186674797069736f6d0000000069736f6d6d703432', 'hex'),
+    'text/plain': Buffer.from('just some text\n'),
+    'image/svg+xml': Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+    'application/javascript': Buffer.from('alert(document.cookie)\n'),
+    'application/xhtml+xml': Buffer.from('<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>'),
+  };
   for (const [type, inline] of [['image/png', true], ['image/jpeg', true], ['text/plain', true], ['audio/mpeg', true],
     ['video/mp4', true], ['image/svg+xml', false], ['application/javascript', false], ['application/xhtml+xml', false]]) {
     test(`filetype ${type} -> ${inline ? 'same type, inline' : 'octet-stream, attachment'}`, T, async () => {
-      const g = await get(await finished({ filetype: type, filename: 'f.bin' }));
+      const g = await get(await finished({ filetype: type, filename: 'f.bin' }, samples[type]));
       assert.equal(g.status, 200);
       const ct = (g.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
       if (inline) {
@@ -377,8 +389,15 @@ describe('download headers', () => {
     });
   }
 
-  test('no filetype -> application/octet-stream attachment', T, async () => {
-    const g = await get(await finished(undefined));
+  test('declared image/png but the bytes are text: served as text/plain (what the bytes are)', T, async () => {
+    const g = await get(await finished({ filetype: 'image/png', filename: 'f.png' }, 'not a png at all\n'));
+    assert.equal(g.status, 200);
+    assert.equal((g.headers['content-type'] || '').split(';')[0], 'text/plain');
+    assert.equal(g.headers['x-content-type-options'], 'nosniff');
+  });
+
+  test('no filetype and unrecognisable bytes -> application/octet-stream attachment', T, async () => {
+    const g = await get(await finished(undefined, Buffer.from('00ff13377a01c0de9e8d', 'hex')));
     assert.equal(g.headers['content-type'].split(';')[0].trim(), 'application/octet-stream');
     assert.match(g.headers['content-disposition'] || '', /^attachment/i);
   });
