@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "base/num.h"
 
-#define WRITEBACK_STEP (8 << 20)
+#define WRITEBACK_STEP (2 << 20)
 
 /* Early write-out of a long body, on the pool. The job owns a reference to the upload, so it
  * may outlive the request that started it. */
