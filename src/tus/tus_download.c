@@ -19,6 +19,7 @@ static const char *const inline_types[] = {
     "application/ogg", "application/pdf" /* pdf stays an attachment, see below */,
 };
 
+/* The listed type matching `declared`, or NULL when it is not on the safe list. */
 static const char *safe_type(const char *declared, bool *show_inline)
 {
     *show_inline = false;
@@ -29,7 +30,7 @@ static const char *safe_type(const char *declared, bool *show_inline)
             return inline_types[i];
         }
     }
-    return "application/octet-stream";
+    return NULL;
 }
 
 /* RFC 6266: an ASCII fallback in filename= and the exact name, percent-encoded, in filename*=. */
@@ -168,11 +169,13 @@ void fy_tus_download(tus_ctx *ctx)
      * that is not on the safe list always means an attachment: both views must be harmless. */
     char sniffed[128];
     fy_upload_type(ctx->tus->registry, ctx->up, sniffed, sizeof(sniffed));
-    bool show_inline, declared_inline = true;
-    if (type[0] != '\0' && strcmp(safe_type(type, &declared_inline), "application/octet-stream") == 0)
-        declared_inline = false;
-    const char *ct = declared_inline ? safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline)
-                                     : safe_type("", &show_inline);
+    bool show_inline = false, declared_ok = type[0] == '\0' || safe_type(type, &show_inline);
+    const char *ct = declared_ok ? safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline)
+                                 : NULL;
+    if (ct == NULL) {
+        ct = "application/octet-stream";
+        show_inline = false;
+    }
     fy_http_resp_header(req, "Content-Type", "%s", ct);
     add_disposition(req, show_inline, name, name_len > 0 ? (size_t)name_len : 0);
     fy_http_resp_header(req, "X-Content-Type-Options", "nosniff");
