@@ -219,10 +219,23 @@ static int parse_request_line(const char *s, size_t n, fy_http_head *out)
     out->target = (fy_str){t, (size_t)(sp2 - t)};
     if (out->target.p[0] == '/')
         return 0;
-    /* asterisk-form exists only for server-wide OPTIONS (RFC 9112 section 3.2.4); absolute-form
-     * is for proxies, which ferry is not. */
+    /* asterisk-form exists only for server-wide OPTIONS (RFC 9112 section 3.2.4). */
     if (fy_str_eq(out->target, "*") && out->method == FY_HTTP_OPTIONS)
         return 0;
+    /* absolute-form must be accepted by servers too (section 3.2.2): keep its path, which a
+     * request in that form must have here since we serve no bare authority. */
+    size_t skip = 0;
+    if (out->target.n > 7 && strncasecmp(out->target.p, "http://", 7) == 0)
+        skip = 7;
+    else if (out->target.n > 8 && strncasecmp(out->target.p, "https://", 8) == 0)
+        skip = 8;
+    if (skip > 0) {
+        const char *path = memchr(out->target.p + skip, '/', out->target.n - skip);
+        if (path != NULL && path > out->target.p + skip) {
+            out->target = (fy_str){path, (size_t)(sp2 - path)};
+            return 0;
+        }
+    }
     return FY_HTTP_PERR_TARGET;
 }
 

@@ -203,6 +203,9 @@ static void respond_append(tus_ctx *ctx)
 static void sync_done(fy_work *w)
 {
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
+    /* The write is over: free the owner's slot before answering, so that the client's next
+     * request never meets its own finished one. */
+    fy_tus_uncount_writer(ctx);
     if (ctx->info.type != NULL)
         fy_upload_set_type(ctx->tus->registry, ctx->up, ctx->info.type);
     if (ctx->result == FY_ERR_TYPE_NOT_ALLOWED) {
@@ -269,6 +272,7 @@ static bool verify_staged(tus_ctx *ctx)
     if (status == 0)
         return true;
     FY_LOG(FY_LOG_INFO, "checksum_rejected", "id=%s status=%d", ctx->up->id, status);
+    fy_tus_uncount_writer(ctx);
     ops->stage_discard(ctx->up->handle);
     ctx->staged = false;
     ctx->offset = ctx->start_offset;

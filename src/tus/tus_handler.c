@@ -497,6 +497,19 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     ctx->waiter.task.run = on_lock_free;
     fy_http_req_on_done(req, on_request_done);
     bool cors = add_cors(ctx);
+    /* A header that carries one value must appear once: a proxy that reads the last copy and
+     * ferry that reads the first would otherwise disagree about the request. */
+    static const char *const single[] = {
+        "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length",
+        "Upload-Concat", "Upload-Checksum", "Tus-Resumable", "Upload-Complete",
+        "Upload-Incomplete", "Upload-Draft-Interop-Version", "Authorization",
+        "X-HTTP-Method-Override", "Content-Type", "Range", "Content-Digest"};
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+        if (fy_http_head_count(fy_http_req_head(req), single[i]) > 1) {
+            fy_tus_fail(ctx, 400, "the %s header appears more than once", single[i]);
+            return;
+        }
+    }
 
     fy_str path = fy_http_req_path(req);
     const char *base = tus->cfg.base_path;

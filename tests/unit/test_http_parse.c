@@ -187,6 +187,18 @@ static void test_asterisk_form(void **state)
     expect_err("OPTIONS *x HTTP/1.1\r\nHost: x\r\n\r\n", FY_HTTP_PERR_TARGET);
 }
 
+static void test_absolute_form(void **state)
+{
+    (void)state;
+    fy_http_head h;
+    /* RFC 9112 3.2.2: servers accept absolute-form; the path is what routing sees. */
+    expect_ok("HEAD http://example.com:8080/files/abc?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", &h);
+    assert_str(h.target, "/files/abc?x=1");
+    expect_ok("GET HTTPS://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n", &h);
+    assert_str(h.target, "/");
+    expect_err("GET http:///files HTTP/1.1\r\nHost: x\r\n\r\n", FY_HTTP_PERR_TARGET);
+}
+
 static void test_http10(void **state)
 {
     (void)state;
@@ -296,7 +308,8 @@ static void test_request_line_errors(void **state)
         {"G@T / HTTP/1.1", FY_HTTP_PERR_METHOD},
         {"GE(T / HTTP/1.1", FY_HTTP_PERR_METHOD},
         {"G\xc3\x89T / HTTP/1.1", FY_HTTP_PERR_METHOD},
-        {"GET http://example.com/ HTTP/1.1", FY_HTTP_PERR_TARGET},
+        {"GET http://example.com HTTP/1.1", FY_HTTP_PERR_TARGET}, /* absolute-form without path */
+        {"GET ftp://example.com/ HTTP/1.1", FY_HTTP_PERR_TARGET},
         {"GET example.com:80 HTTP/1.1", FY_HTTP_PERR_TARGET},
         {"GET files HTTP/1.1", FY_HTTP_PERR_TARGET},
         {"GET /\x7f HTTP/1.1", FY_HTTP_PERR_TARGET},
@@ -603,7 +616,7 @@ static void test_incomplete_early_reject(void **state)
     expect_err_n("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, FY_HTTP_PERR_METHOD);
     expect_err(" GET", FY_HTTP_PERR_REQUEST_LINE);
     expect_err("GET / HTTP/2.0\r\nHost: a", FY_HTTP_PERR_VERSION);
-    expect_err("GET http://x/ HTTP/1.1\r\n", FY_HTTP_PERR_TARGET);
+    expect_err("GET ftp://x/ HTTP/1.1\r\n", FY_HTTP_PERR_TARGET);
     expect_err("GET / HTTP/1.1\r\nHost: a\r\nX", FY_HTTP_INCOMPLETE);
     expect_err("GET /", FY_HTTP_INCOMPLETE);
     expect_err("GET\r", FY_HTTP_INCOMPLETE);
@@ -688,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_tus_patch_chunked),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_asterisk_form),
+        cmocka_unit_test(test_absolute_form),
         cmocka_unit_test(test_http10),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_expect),
