@@ -15,43 +15,21 @@
 
 #include "base/log.h"
 #include "base/num.h"
+#include "http/http_fields.h"
 #include "upload/metadata.h"
 
 #define RUFH_MIN_VERSION 3
 #define RUFH_MAX_VERSION 8
 #define PARTIAL_UPLOAD_CT "application/partial-upload"
 
-/* sf-Boolean "?1" / "?0"; returns -1 when absent or malformed. */
-static int sf_bool(fy_str v)
-{
-    if (fy_str_eq(v, "?1"))
-        return 1;
-    if (fy_str_eq(v, "?0"))
-        return 0;
-    return -1;
-}
-
-/* sf-Integer (parameters after ';' are ignored); false when malformed or over 15 digits. */
-static bool sf_int(fy_str v, int64_t *out)
-{
-    const char *semi = v.p ? memchr(v.p, ';', v.n) : NULL;
-    if (semi != NULL)
-        v.n = (size_t)(semi - v.p);
-    uint64_t n;
-    if (v.n == 0 || v.n > 15 || fy_parse_u64(v, 999999999999999ull, &n) != FY_OK)
-        return false;
-    *out = (int64_t)n;
-    return true;
-}
-
 /* Reads the completion flag of a creation or append request: 1, 0, or -1 when missing. */
 static int request_complete(tus_ctx *ctx)
 {
     if (ctx->interop == 3) {
-        int inc = sf_bool(fy_http_req_header(ctx->req, "Upload-Incomplete"));
+        int inc = fy_sf_bool(fy_http_req_header(ctx->req, "Upload-Incomplete"));
         return inc < 0 ? -1 : !inc;
     }
-    return sf_bool(fy_http_req_header(ctx->req, "Upload-Complete"));
+    return fy_sf_bool(fy_http_req_header(ctx->req, "Upload-Complete"));
 }
 
 static void limit_value(tus_ctx *ctx, char *out, size_t len)
@@ -151,7 +129,7 @@ static void rufh_create(tus_ctx *ctx)
     ctx->rufh_complete = complete == 1;
     int64_t declared = -1;
     fy_str ul = fy_http_req_header(req, "Upload-Length");
-    if (ul.p != NULL && !sf_int(ul, &declared)) {
+    if (ul.p != NULL && !fy_sf_int(ul, &declared)) {
         fy_tus_fail(ctx, 400, "Upload-Length must be a non-negative integer");
         return;
     }
@@ -227,7 +205,7 @@ static void rufh_patch(tus_ctx *ctx)
         }
     }
     int64_t client_offset;
-    if (!sf_int(fy_http_req_header(req, "Upload-Offset"), &client_offset)) {
+    if (!fy_sf_int(fy_http_req_header(req, "Upload-Offset"), &client_offset)) {
         fy_tus_fail(ctx, 400, "Upload-Offset is missing or not a non-negative integer");
         return;
     }
@@ -308,7 +286,7 @@ void fy_rufh_on_request(tus_ctx *ctx, fy_http_method m, bool collection)
 {
     fy_http_req *req = ctx->req;
     int64_t v;
-    if (!sf_int(fy_http_req_header(req, "Upload-Draft-Interop-Version"), &v) ||
+    if (!fy_sf_int(fy_http_req_header(req, "Upload-Draft-Interop-Version"), &v) ||
         v < RUFH_MIN_VERSION || v > RUFH_MAX_VERSION) {
         fy_tus_fail(ctx, 400,
                     "Upload-Draft-Interop-Version must be from %d to %d (drafts -01 to -11)",

@@ -10,6 +10,7 @@
 
 #include "base/httpdate.h"
 #include "base/num.h"
+#include "http/http_fields.h"
 #include "upload/metadata.h"
 
 static const char *const inline_types[] = {
@@ -63,43 +64,6 @@ static void add_disposition(fy_http_req *req, bool show_inline, const char *name
     encoded[e] = '\0';
     fy_http_resp_header(req, "Content-Disposition", "%s; filename=\"%s\"; filename*=UTF-8''%s",
                         kind, ascii, encoded);
-}
-
-/* Parses a single "bytes=" range against len. Returns 1 with [*from, *to] set, 0 when the
- * header is absent or not one we honour (serve the whole file), -1 when unsatisfiable. */
-static int parse_range(fy_str h, int64_t len, int64_t *from, int64_t *to)
-{
-    if (h.p == NULL || h.n < 6 || strncmp(h.p, "bytes=", 6) != 0)
-        return 0;
-    fy_str spec = fy_str_trim((fy_str){h.p + 6, h.n - 6});
-    if (memchr(spec.p, ',', spec.n) != NULL)
-        return 0; /* multiple ranges: RFC 9110 lets us answer with the whole representation */
-    const char *dash = memchr(spec.p, '-', spec.n);
-    if (dash == NULL)
-        return 0;
-    fy_str a = {spec.p, (size_t)(dash - spec.p)};
-    fy_str b = {dash + 1, spec.n - a.n - 1};
-    uint64_t x, y;
-    if (a.n == 0) { /* suffix: the last b bytes */
-        if (fy_parse_u64(b, INT64_MAX, &y) != FY_OK)
-            return 0;
-        if (y == 0 || len == 0)
-            return -1;
-        *from = (int64_t)y >= len ? 0 : len - (int64_t)y;
-        *to = len - 1;
-        return 1;
-    }
-    if (fy_parse_u64(a, INT64_MAX, &x) != FY_OK)
-        return 0;
-    if (b.n == 0)
-        y = (uint64_t)len - 1;
-    else if (fy_parse_u64(b, INT64_MAX, &y) != FY_OK || y < x)
-        return 0;
-    if ((int64_t)x >= len)
-        return -1;
-    *from = (int64_t)x;
-    *to = (int64_t)y >= len ? len - 1 : (int64_t)y;
-    return 1;
 }
 
 /* True when an If-None-Match list contains etag (or is "*"). */
@@ -185,7 +149,7 @@ void fy_tus_download(tus_ctx *ctx)
     fy_str if_range = fy_http_req_header(req, "If-Range");
     bool range_ok = if_range.p == NULL || fy_str_eq(fy_str_trim(if_range), etag) ||
                     fy_str_eq(fy_str_trim(if_range), modified);
-    int r = range_ok ? parse_range(fy_http_req_header(req, "Range"), length, &from, &to) : 0;
+    int r = range_ok ? fy_http_parse_range(fy_http_req_header(req, "Range"), length, &from, &to) : 0;
     if (r < 0) {
         fy_http_resp_header(req, "Content-Range", "bytes */%lld", (long long)length);
         fy_tus_fail(ctx, 416, "the requested range is outside the upload's %lld bytes",

@@ -11,6 +11,7 @@
 #include "base/httpdate.h"
 #include "base/log.h"
 #include "base/num.h"
+#include "http/http_fields.h"
 
 static const char cors_allow_headers[] =
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
@@ -173,37 +174,6 @@ static bool prefix_ok(fy_str p)
     return true;
 }
 
-/* First value of a comma-separated header element ("a, b" -> "a"). */
-static fy_str first_elem(fy_str v)
-{
-    const char *comma = v.p ? memchr(v.p, ',', v.n) : NULL;
-    if (comma != NULL)
-        v.n = (size_t)(comma - v.p);
-    return fy_str_trim(v);
-}
-
-/* Reads `key=value` from the first element of a Forwarded header (RFC 7239). */
-static fy_str forwarded_param(fy_str fwd, const char *key)
-{
-    fy_str el = first_elem(fwd);
-    size_t klen = strlen(key);
-    const char *p = el.p, *end = el.p + el.n;
-    while (p != NULL && p < end) {
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        fy_str pair = fy_str_trim((fy_str){p, (size_t)((semi ? semi : end) - p)});
-        if (pair.n > klen && strncasecmp(pair.p, key, klen) == 0 && pair.p[klen] == '=') {
-            fy_str v = {pair.p + klen + 1, pair.n - klen - 1};
-            if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
-                v.p++;
-                v.n -= 2;
-            }
-            return v;
-        }
-        p = semi ? semi + 1 : NULL;
-    }
-    return FY_STR_NULL;
-}
-
 void fy_tus_upload_url(tus_ctx *ctx, const char *id, char *out, size_t len)
 {
     fy_http_req *req = ctx->req;
@@ -214,16 +184,16 @@ void fy_tus_upload_url(tus_ctx *ctx, const char *id, char *out, size_t len)
         fy_str fwd = fy_http_req_header(req, "Forwarded");
         fy_str v;
         if (fwd.p != NULL) {
-            if ((v = forwarded_param(fwd, "proto")).p != NULL)
+            if ((v = fy_http_forwarded_param(fwd, "proto")).p != NULL)
                 proto = v;
-            if ((v = forwarded_param(fwd, "host")).p != NULL)
+            if ((v = fy_http_forwarded_param(fwd, "host")).p != NULL)
                 host = v;
         }
-        if ((v = first_elem(fy_http_req_header(req, "X-Forwarded-Proto"))).n > 0)
+        if ((v = fy_http_first_elem(fy_http_req_header(req, "X-Forwarded-Proto"))).n > 0)
             proto = v;
-        if ((v = first_elem(fy_http_req_header(req, "X-Forwarded-Host"))).n > 0)
+        if ((v = fy_http_first_elem(fy_http_req_header(req, "X-Forwarded-Host"))).n > 0)
             host = v;
-        if ((v = first_elem(fy_http_req_header(req, "X-Forwarded-Prefix"))).n > 0)
+        if ((v = fy_http_first_elem(fy_http_req_header(req, "X-Forwarded-Prefix"))).n > 0)
             prefix = v;
         if (!fy_str_ieq(proto, "http") && !fy_str_ieq(proto, "https"))
             proto = FY_STR_LIT("http");
