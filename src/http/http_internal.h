@@ -63,8 +63,10 @@ struct fy_http_req {
     int64_t file_left;
     void (*on_done)(fy_http_req *req);
 
-    char trailer_buf[FY_HTTP_TRAILER_MAX];
+    /* Rarely used space last: a connection that trickles a body touches only the pages of the
+     * fields above (about 4 KiB), which is what thousands of slow clients cost in RSS. */
     _Alignas(max_align_t) unsigned char ctx[FY_HTTP_APP_CTX_SIZE];
+    char trailer_buf[FY_HTTP_TRAILER_MAX];
 };
 
 #define FY_HTTP_STATUS_ROOM 48

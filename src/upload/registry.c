@@ -6,12 +6,51 @@
 #include <string.h>
 
 #define NBUCKETS 4096 /* a power of two; chains stay short for the uploads open at once */
+#define MAX_IDLE 256  /* idle uploads kept open: one fd and a few hundred bytes each */
 
 struct fy_registry {
     fy_store *store;
     pthread_mutex_t mu;
+    fy_upload *idle_head; /* least recently used first */
+    fy_upload *idle_tail;
+    unsigned nidle;
     fy_upload *buckets[NBUCKETS];
 };
+
+static void idle_unlink(fy_registry *reg, fy_upload *up)
+{
+    if (up->idle_prev_)
+        up->idle_prev_->idle_next_ = up->idle_next_;
+    else
+        reg->idle_head = up->idle_next_;
+    if (up->idle_next_)
+        up->idle_next_->idle_prev_ = up->idle_prev_;
+    else
+        reg->idle_tail = up->idle_prev_;
+    up->idle_prev_ = up->idle_next_ = NULL;
+    reg->nidle--;
+}
+
+static void idle_append(fy_registry *reg, fy_upload *up)
+{
+    up->idle_next_ = NULL;
+    up->idle_prev_ = reg->idle_tail;
+    if (reg->idle_tail)
+        reg->idle_tail->idle_next_ = up;
+    else
+        reg->idle_head = up;
+    reg->idle_tail = up;
+    reg->nidle++;
+}
+
+static void upload_free(fy_registry *reg, fy_upload *up)
+{
+    reg->store->ops->close(up->handle);
+    free(up->metadata);
+    free(up->concat);
+    free(up->owner);
+    free(up);
+}
 
 static unsigned bucket_of(const char *id)
 {
@@ -41,11 +80,7 @@ void fy_registry_free(fy_registry *reg)
         fy_upload *u = reg->buckets[i];
         while (u != NULL) {
             fy_upload *next = u->next_;
-            reg->store->ops->close(u->handle);
-            free(u->metadata);
-            free(u->concat);
-            free(u->owner);
-            free(u);
+            upload_free(reg, u);
             u = next;
         }
     }
@@ -99,7 +134,8 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out)
     pthread_mutex_lock(&reg->mu);
     fy_upload *up = find_locked(reg, id);
     if (up != NULL) {
-        up->refs_++;
+        if (up->refs_++ == 0)
+            idle_unlink(reg, up);
         pthread_mutex_unlock(&reg->mu);
         *out = up;
         return FY_OK;
@@ -122,7 +158,8 @@ fy_err fy_registry_get(fy_registry *reg, const char *id, fy_upload **out)
     pthread_mutex_lock(&reg->mu);
     up = find_locked(reg, id);
     if (up != NULL) {
-        up->refs_++;
+        if (up->refs_++ == 0)
+            idle_unlink(reg, up);
         pthread_mutex_unlock(&reg->mu);
         reg->store->ops->close(fresh->handle);
         free(fresh->metadata);
@@ -166,18 +203,24 @@ void fy_registry_ref(fy_registry *reg, fy_upload *up)
 
 void fy_registry_put(fy_registry *reg, fy_upload *up)
 {
+    fy_upload *evict = NULL;
     pthread_mutex_lock(&reg->mu);
     bool last = --up->refs_ == 0;
-    if (last && !up->removed_)
-        unlink_locked(reg, up);
-    pthread_mutex_unlock(&reg->mu);
-    if (last) {
-        reg->store->ops->close(up->handle);
-        free(up->metadata);
-        free(up->concat);
-        free(up->owner);
-        free(up);
+    if (last && !up->removed_) {
+        /* Keep it open for the next request; close the least recently used beyond the cap. */
+        idle_append(reg, up);
+        last = false;
+        if (reg->nidle > MAX_IDLE) {
+            evict = reg->idle_head;
+            idle_unlink(reg, evict);
+            unlink_locked(reg, evict);
+        }
     }
+    pthread_mutex_unlock(&reg->mu);
+    if (last)
+        upload_free(reg, up);
+    if (evict != NULL)
+        upload_free(reg, evict);
 }
 
 /* Carries an interrupt to the holder's loop. Allocated because the holder may release (and its

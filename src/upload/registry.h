@@ -2,7 +2,11 @@
  * reference count, the single-writer lock and the acknowledged (durable) offset.
  *
  * Any thread may call these functions. A fy_upload is valid from fy_registry_get (or _adopt)
- * until the matching fy_registry_put. */
+ * until the matching fy_registry_put.
+ *
+ * Uploads nobody references stay open in a bounded idle list (least recently used evicted), so
+ * a client sending many PATCHes does not pay an open and an info parse for each. This assumes
+ * one ferry process owns its data folder, which the local store requires anyway. */
 #ifndef FY_UPLOAD_REGISTRY_H
 #define FY_UPLOAD_REGISTRY_H
 
@@ -48,6 +52,7 @@ typedef struct fy_upload {
     fy_lock_waiter *waiters_;
     bool removed_;
     struct fy_upload *next_;
+    struct fy_upload *idle_prev_, *idle_next_; /* in the idle list while refs_ == 0 */
 } fy_upload;
 
 fy_err fy_registry_new(fy_store *store, fy_registry **out);
