@@ -34,10 +34,10 @@
 
 struct conn {
     int fd;
-    size_t hlen;          /* bytes buffered in head[] */
-    long long body_left;  /* bytes of the current body still to discard */
-    int close_after;      /* respond then close */
-    char resp[512];       /* response queued until the body is consumed */
+    size_t hlen;         /* bytes buffered in head[] */
+    long long body_left; /* bytes of the current body still to discard */
+    int close_after;     /* respond then close */
+    char resp[512];      /* response queued until the body is consumed */
     size_t resp_len;
     char head[HEAD_MAX];
 };
@@ -130,7 +130,8 @@ static int on_head(struct conn *c, size_t hl)
     size_t vl;
     const char *te = find_header(h, hl, "Transfer-Encoding", &vl);
     if (te) {
-        static const char r[] = "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        static const char r[] =
+            "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         send_all(c->fd, r, sizeof r - 1);
         return -1;
     }
@@ -153,10 +154,11 @@ static int on_head(struct conn *c, size_t hl)
             memcpy(hostbuf, host, vl);
             hostbuf[vl] = 0;
         }
-        c->resp_len = (size_t)snprintf(c->resp, sizeof c->resp,
-                                       "HTTP/1.1 201 Created\r\nTus-Resumable: 1.0.0\r\n"
-                                       "Location: http://%s/files/%llu\r\nContent-Length: 0\r\n%s\r\n",
-                                       hostbuf, (unsigned long long)atomic_fetch_add(&next_id, 1), extra);
+        c->resp_len =
+            (size_t)snprintf(c->resp, sizeof c->resp,
+                             "HTTP/1.1 201 Created\r\nTus-Resumable: 1.0.0\r\n"
+                             "Location: http://%s/files/%llu\r\nContent-Length: 0\r\n%s\r\n",
+                             hostbuf, (unsigned long long)atomic_fetch_add(&next_id, 1), extra);
     } else if (strncmp(h, "PATCH ", 6) == 0) {
         long long off = header_ll(h, hl, "Upload-Offset", 0);
         c->resp_len = (size_t)snprintf(c->resp, sizeof c->resp,
@@ -164,20 +166,23 @@ static int on_head(struct conn *c, size_t hl)
                                        "Upload-Offset: %lld\r\n%s\r\n",
                                        off + cl, extra);
     } else if (strncmp(h, "PUT ", 4) == 0) {
-        c->resp_len = (size_t)snprintf(c->resp, sizeof c->resp,
-                                       "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n%s\r\n", extra);
+        c->resp_len = (size_t)snprintf(
+            c->resp, sizeof c->resp, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n%s\r\n", extra);
     } else if (strncmp(h, "HEAD ", 5) == 0) {
-        c->resp_len = (size_t)snprintf(c->resp, sizeof c->resp,
-                                       "HTTP/1.1 200 OK\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
-                                       "Cache-Control: no-store\r\n%s\r\n",
-                                       extra);
+        c->resp_len =
+            (size_t)snprintf(c->resp, sizeof c->resp,
+                             "HTTP/1.1 200 OK\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                             "Cache-Control: no-store\r\n%s\r\n",
+                             extra);
     } else if (strncmp(h, "OPTIONS ", 8) == 0) {
-        c->resp_len = (size_t)snprintf(c->resp, sizeof c->resp,
-                                       "HTTP/1.1 204 No Content\r\nTus-Resumable: 1.0.0\r\nTus-Version: 1.0.0\r\n%s\r\n",
-                                       extra);
+        c->resp_len = (size_t)snprintf(
+            c->resp, sizeof c->resp,
+            "HTTP/1.1 204 No Content\r\nTus-Resumable: 1.0.0\r\nTus-Version: 1.0.0\r\n%s\r\n",
+            extra);
     } else {
         /* DELETE, GET and anything else: 204 */
-        c->resp_len = (size_t)snprintf(c->resp, sizeof c->resp, "HTTP/1.1 204 No Content\r\n%s\r\n", extra);
+        c->resp_len =
+            (size_t)snprintf(c->resp, sizeof c->resp, "HTTP/1.1 204 No Content\r\n%s\r\n", extra);
     }
     return 0;
 }

@@ -8,7 +8,7 @@
 
 #include "http/http_parse.h"
 
-#define FY_HTTP_MAX_TRAILERS 16
+#define FY_HTTP_MAX_TRAILERS  16
 #define FY_HTTP_CHUNK_EXT_MAX 1024 /* bytes of chunk extensions tolerated per chunk line */
 
 typedef struct fy_http_chunked {
@@ -26,8 +26,8 @@ typedef struct fy_http_chunked {
 } fy_http_chunked;
 
 enum {
-    FY_CHUNKED_MORE = 0,  /* all input consumed, the body goes on */
-    FY_CHUNKED_DONE = 1,  /* the last chunk and the trailer section ended */
+    FY_CHUNKED_MORE = 0,         /* all input consumed, the body goes on */
+    FY_CHUNKED_DONE = 1,         /* the last chunk and the trailer section ended */
     FY_CHUNKED_ERR_SIZE = -1,    /* bad or overflowing chunk size */
     FY_CHUNKED_ERR_SYNTAX = -2,  /* missing CRLF, bad extension, bad trailer */
     FY_CHUNKED_ERR_TRAILER = -3, /* trailer section larger than trailer_cap or too many fields */

@@ -218,36 +218,66 @@ static void conn_close(fy_http_conn *c, const char *why)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 103: return "Early Hints";
-    case 104: return "Upload Resumption Supported";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 423: return "Locked";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 460: return "Checksum Mismatch";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 103:
+        return "Early Hints";
+    case 104:
+        return "Upload Resumption Supported";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 423:
+        return "Locked";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 460:
+        return "Checksum Mismatch";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return "Unknown";
     }
 }
 
@@ -446,7 +476,6 @@ static bool body_feed_chunked(fy_http_conn *c, char *buf, size_t n, size_t *used
     return true;
 }
 
-
 /* The minimum transfer rate: over each window a body must bring at least min_rate bytes per
  * second on average, or the request is cut (its received bytes are kept by the handler). This
  * stops clients that send just enough to dodge the idle timeout from holding uploads forever. */
@@ -498,8 +527,8 @@ static bool body_splice(fy_http_conn *c)
     }
     if (want > FY_HTTP_SCRATCH * 2)
         want = FY_HTTP_SCRATCH * 2;
-    ssize_t n = splice(c->fd, NULL, w->pipe[1], NULL, (size_t)want,
-                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    ssize_t n =
+        splice(c->fd, NULL, w->pipe[1], NULL, (size_t)want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n == 0) {
         FY_LOG(FY_LOG_INFO, "client_gone", "peer=%s received=%lld", c->peer,
                (long long)r->received);
@@ -601,8 +630,8 @@ static void body_pump(fy_http_conn *c)
             }
         } else {
             dst = w->scratch;
-            want = (uint64_t)r->wire_left < FY_HTTP_SCRATCH ? (size_t)r->wire_left
-                                                              : FY_HTTP_SCRATCH;
+            want =
+                (uint64_t)r->wire_left < FY_HTTP_SCRATCH ? (size_t)r->wire_left : FY_HTTP_SCRATCH;
         }
         ssize_t n = recv(c->fd, dst, want, 0);
         if (n == 0) {

@@ -9,10 +9,10 @@
 
 #include "http/http.h"
 
-#define FY_HTTP_SCRATCH (512 * 1024) /* per-worker body read buffer */
-#define FY_HTTP_HEAD_RESERVE 4096    /* room after a full head for chunk lines and pipelining */
-#define FY_HTTP_TRAILER_MAX 2048
-#define FY_HTTP_LINGER_MS 2000
+#define FY_HTTP_SCRATCH      (512 * 1024) /* per-worker body read buffer */
+#define FY_HTTP_HEAD_RESERVE 4096 /* room after a full head for chunk lines and pipelining */
+#define FY_HTTP_TRAILER_MAX  2048
+#define FY_HTTP_LINGER_MS    2000
 
 typedef struct fy_http_conn fy_http_conn;
 typedef struct fy_http_worker fy_http_worker;
@@ -70,7 +70,7 @@ struct fy_http_req {
 };
 
 #define FY_HTTP_STATUS_ROOM 48
-#define FY_HTTP_OUT_SIZE (FY_HTTP_STATUS_ROOM + FY_HTTP_RESP_HEADROOM + 1024)
+#define FY_HTTP_OUT_SIZE    (FY_HTTP_STATUS_ROOM + FY_HTTP_RESP_HEADROOM + 1024)
 
 struct fy_http_conn {
     fy_http_worker *w;

@@ -30,7 +30,7 @@ typedef struct fy_http_header {
 typedef struct fy_http_head {
     fy_http_method method;
     fy_str method_str;
-    fy_str target; /* origin-form request target, e.g. "/files/abc?x=1" */
+    fy_str target;     /* origin-form request target, e.g. "/files/abc?x=1" */
     int minor_version; /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
     size_t nheaders;
     fy_http_header headers[FY_HTTP_MAX_HEADERS];
@@ -45,18 +45,18 @@ typedef struct fy_http_head {
 /* Results of fy_http_parse_head other than a positive length. */
 enum {
     FY_HTTP_INCOMPLETE = 0,
-    FY_HTTP_PERR_REQUEST_LINE = -1,  /* malformed request line */
-    FY_HTTP_PERR_METHOD = -2,        /* method is not a token */
-    FY_HTTP_PERR_TARGET = -3,        /* target is not origin-form or has bad bytes */
-    FY_HTTP_PERR_VERSION = -4,       /* not HTTP/1.0 or HTTP/1.1 (505) */
-    FY_HTTP_PERR_HEADER_NAME = -5,   /* empty name, non-token byte, or space before colon */
-    FY_HTTP_PERR_HEADER_VALUE = -6,  /* control byte or NUL in a value */
-    FY_HTTP_PERR_LINE_ENDING = -7,   /* bare CR or bare LF, or obsolete line folding */
-    FY_HTTP_PERR_TOO_MANY = -8,      /* more than FY_HTTP_MAX_HEADERS headers (431) */
-    FY_HTTP_PERR_CONTENT_LENGTH = -9,/* invalid or repeated-and-different Content-Length */
-    FY_HTTP_PERR_FRAMING = -10,      /* both Content-Length and Transfer-Encoding */
+    FY_HTTP_PERR_REQUEST_LINE = -1,       /* malformed request line */
+    FY_HTTP_PERR_METHOD = -2,             /* method is not a token */
+    FY_HTTP_PERR_TARGET = -3,             /* target is not origin-form or has bad bytes */
+    FY_HTTP_PERR_VERSION = -4,            /* not HTTP/1.0 or HTTP/1.1 (505) */
+    FY_HTTP_PERR_HEADER_NAME = -5,        /* empty name, non-token byte, or space before colon */
+    FY_HTTP_PERR_HEADER_VALUE = -6,       /* control byte or NUL in a value */
+    FY_HTTP_PERR_LINE_ENDING = -7,        /* bare CR or bare LF, or obsolete line folding */
+    FY_HTTP_PERR_TOO_MANY = -8,           /* more than FY_HTTP_MAX_HEADERS headers (431) */
+    FY_HTTP_PERR_CONTENT_LENGTH = -9,     /* invalid or repeated-and-different Content-Length */
+    FY_HTTP_PERR_FRAMING = -10,           /* both Content-Length and Transfer-Encoding */
     FY_HTTP_PERR_TRANSFER_ENCODING = -11, /* a coding other than a single final "chunked" (501) */
-    FY_HTTP_PERR_HOST = -12,         /* HTTP/1.1 without exactly one Host header */
+    FY_HTTP_PERR_HOST = -12,              /* HTTP/1.1 without exactly one Host header */
 };
 
 /* Parses one request head from buf[0..len).

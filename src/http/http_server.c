@@ -19,7 +19,7 @@
 #include "base/log.h"
 
 #define ACCEPTS_PER_WAKEUP 64
-#define TICK_MS 200
+#define TICK_MS            200
 
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t len)
 {

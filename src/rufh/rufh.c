@@ -18,8 +18,8 @@
 #include "http/http_fields.h"
 #include "upload/metadata.h"
 
-#define RUFH_MIN_VERSION 3
-#define RUFH_MAX_VERSION 8
+#define RUFH_MIN_VERSION  3
+#define RUFH_MAX_VERSION  8
 #define PARTIAL_UPLOAD_CT "application/partial-upload"
 
 /* Reads the completion flag of a creation or append request: 1, 0, or -1 when missing. */
@@ -77,10 +77,9 @@ void fy_rufh_send_104(tus_ctx *ctx)
     char url[1024], limit[160], block[1500];
     fy_tus_upload_url(ctx, ctx->up->id, url, sizeof(url));
     limit_value(ctx, limit, sizeof(limit));
-    snprintf(block, sizeof(block),
-             "Location: %s\r\nUpload-Draft-Interop-Version: %d\r\n%s%s%s", url, ctx->interop,
-             ctx->interop >= 6 ? "Upload-Limit: " : "", ctx->interop >= 6 ? limit : "",
-             ctx->interop >= 6 ? "\r\n" : "");
+    snprintf(block, sizeof(block), "Location: %s\r\nUpload-Draft-Interop-Version: %d\r\n%s%s%s",
+             url, ctx->interop, ctx->interop >= 6 ? "Upload-Limit: " : "",
+             ctx->interop >= 6 ? limit : "", ctx->interop >= 6 ? "\r\n" : "");
     fy_http_send_interim(ctx->req, 104, block);
 }
 
@@ -261,10 +260,9 @@ static void rufh_patch(tus_ctx *ctx)
             ctx->length_changed = true;
         }
     }
-    int64_t cap = ctx->length >= 0 ? ctx->length - offset
-                                   : (fy_tus_max_size(ctx) > 0
-                                          ? fy_tus_max_size(ctx) - offset
-                                          : INT64_MAX);
+    int64_t cap = ctx->length >= 0
+                      ? ctx->length - offset
+                      : (fy_tus_max_size(ctx) > 0 ? fy_tus_max_size(ctx) - offset : INT64_MAX);
     if (head->content_length > cap) {
         fy_tus_release_lock(ctx);
         fy_tus_add_offset(ctx, offset);

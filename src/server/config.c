@@ -18,7 +18,6 @@ typedef struct opt {
     const char *help;
 } opt;
 
-
 static const opt options[] = {
     {"listen", OPT_STR, offsetof(fy_config, listen), sizeof(((fy_config *)0)->listen),
      "127.0.0.1:1080", 0, 0, "HOST:PORT to listen on (port 0 picks a free port)"},
@@ -76,8 +75,7 @@ static const opt options[] = {
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
 
-static int set_value(fy_config *cfg, const opt *o, const char *value, const char *origin,
-                     FILE *err)
+static int set_value(fy_config *cfg, const opt *o, const char *value, const char *origin, FILE *err)
 {
     char *field = (char *)cfg + o->offset;
     if (o->type == OPT_STR) {
@@ -94,8 +92,7 @@ static int set_value(fy_config *cfg, const opt *o, const char *value, const char
     if (o->type == OPT_BOOL) {
         if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
             v = 1;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
-                 strcmp(value, "no") == 0)
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "no") == 0)
             v = 0;
         else {
             fprintf(err, "ferry: %s '%s' for --%s is not valid: expected true or false\n", origin,
@@ -138,8 +135,8 @@ void fy_config_usage(FILE *out)
     for (size_t i = 0; i < NOPTS; i++) {
         char env[64];
         env_name(&options[i], env, sizeof(env));
-        fprintf(out, "  --%-18s %s\n  %-20s default %s; env %s\n", options[i].name,
-                options[i].help, "", options[i].def, env);
+        fprintf(out, "  --%-18s %s\n  %-20s default %s; env %s\n", options[i].name, options[i].help,
+                "", options[i].def, env);
     }
     fprintf(out, "  --help               this text\n");
 }

@@ -72,8 +72,9 @@ int fy_serve_main(int argc, char **argv)
     if (strcmp(cfg.auth, "jwt") == 0) {
         fy_err ae = FY_ERR_BAD_REQUEST;
         if ((cfg.jwt_secret_file[0] != '\0') == (cfg.jwt_public_key[0] != '\0'))
-            snprintf(why, sizeof(why), "--auth jwt needs exactly one of --jwt-secret-file and "
-                                       "--jwt-public-key");
+            snprintf(why, sizeof(why),
+                     "--auth jwt needs exactly one of --jwt-secret-file and "
+                     "--jwt-public-key");
         else if (cfg.jwt_secret_file[0] != '\0')
             ae = fy_auth_new_secret_file(cfg.jwt_secret_file, &auth, why, sizeof(why));
         else

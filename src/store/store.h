@@ -28,13 +28,13 @@ enum {
 
 typedef struct fy_upload_info {
     char id[FY_UPLOAD_ID_LEN + 1];
-    int64_t length;  /* -1 while deferred */
-    int64_t offset;  /* bytes stored; filled by open/create, not persisted by write_info */
-    int64_t created; /* unix seconds */
-    char *metadata;  /* raw Upload-Metadata value as validated at creation, or NULL; owned */
-    char *concat;    /* NULL, "partial", or "final;<id> <id> ..." (ids, not URLs); owned */
-    char *owner;     /* the token subject that created it, or NULL without auth; owned */
-    char *type;      /* media type sniffed from the bytes, or NULL until known; owned */
+    int64_t length;   /* -1 while deferred */
+    int64_t offset;   /* bytes stored; filled by open/create, not persisted by write_info */
+    int64_t created;  /* unix seconds */
+    char *metadata;   /* raw Upload-Metadata value as validated at creation, or NULL; owned */
+    char *concat;     /* NULL, "partial", or "final;<id> <id> ..." (ids, not URLs); owned */
+    char *owner;      /* the token subject that created it, or NULL without auth; owned */
+    char *type;       /* media type sniffed from the bytes, or NULL until known; owned */
     int64_t modified; /* unix seconds of the last change to the bytes; filled by open */
 } fy_upload_info;
 

@@ -13,16 +13,16 @@
 #include "upload/registry.h"
 
 typedef struct fy_tus_config {
-    const char *base_path; /* e.g. "/files/", with both slashes */
-    int64_t max_size;      /* 0: no limit */
-    fy_store *store;       /* not owned */
-    fy_pool *pool;         /* not owned; runs blocking store calls */
-    int64_t expire_s;      /* unfinished uploads idle this long expire (0: never) */
-    bool behind_proxy;     /* trust X-Forwarded-* and Forwarded for Location URLs */
-    const char *cors_origins; /* "*" or a comma-separated allow-list of origins */
-    const fy_auth *auth;   /* not owned; NULL: no authentication (open server) */
-    fy_sniffer *sniffer;   /* not owned; NULL: no type sniffing */
-    const char *allow_types; /* comma-separated media-type patterns, or NULL for any */
+    const char *base_path;          /* e.g. "/files/", with both slashes */
+    int64_t max_size;               /* 0: no limit */
+    fy_store *store;                /* not owned */
+    fy_pool *pool;                  /* not owned; runs blocking store calls */
+    int64_t expire_s;               /* unfinished uploads idle this long expire (0: never) */
+    bool behind_proxy;              /* trust X-Forwarded-* and Forwarded for Location URLs */
+    const char *cors_origins;       /* "*" or a comma-separated allow-list of origins */
+    const fy_auth *auth;            /* not owned; NULL: no authentication (open server) */
+    fy_sniffer *sniffer;            /* not owned; NULL: no type sniffing */
+    const char *allow_types;        /* comma-separated media-type patterns, or NULL for any */
     unsigned max_uploads_per_owner; /* concurrent writes per token subject (0: no limit) */
     size_t max_metadata_bytes;      /* Upload-Metadata larger than this gets 431 */
 } fy_tus_config;

@@ -168,8 +168,9 @@ static void respond_append(tus_ctx *ctx)
     if (ctx->write_err != FY_OK) {
         FY_LOG(FY_LOG_WARN, "write_failed", "id=%s offset=%lld reason=\"%s\"", ctx->up->id,
                (long long)offset, fy_err_message(ctx->write_err));
-        fy_tus_fail(ctx, fy_err_http_status(ctx->write_err), "%s (bytes up to offset %lld are stored)",
-                    fy_err_message(ctx->write_err), (long long)offset);
+        fy_tus_fail(ctx, fy_err_http_status(ctx->write_err),
+                    "%s (bytes up to offset %lld are stored)", fy_err_message(ctx->write_err),
+                    (long long)offset);
         return;
     }
     switch (ctx->body_status) {
@@ -251,15 +252,16 @@ static bool verify_staged(tus_ctx *ctx)
     } else if (ctx->trailer_checksum) {
         const fy_http_chunked *tr = fy_http_req_trailers(req);
         const fy_http_header *h = tr ? fy_http_chunked_trailer(tr, "Upload-Checksum") : NULL;
-        fy_err e = h ? fy_checksum_parse_header(h->value, &ctx->ck_algo, ctx->ck_expected,
-                                                &ctx->ck_len)
-                     : FY_ERR_BAD_REQUEST;
+        fy_err e =
+            h ? fy_checksum_parse_header(h->value, &ctx->ck_algo, ctx->ck_expected, &ctx->ck_len)
+              : FY_ERR_BAD_REQUEST;
         if (e != FY_OK) {
             status = 400;
             snprintf(why, sizeof(why), "%s; none of the request's bytes were kept",
                      h == NULL ? "the announced Upload-Checksum trailer did not arrive"
                      : e == FY_ERR_NOT_IMPLEMENTED
-                         ? "the Upload-Checksum trailer names an unsupported algorithm (use one of " FY_CHECKSUM_ALGORITHMS ")"
+                         ? "the Upload-Checksum trailer names an unsupported algorithm (use one "
+                           "of " FY_CHECKSUM_ALGORITHMS ")"
                          : "the Upload-Checksum trailer is malformed");
         }
     }
@@ -343,7 +345,8 @@ void fy_tus_begin_append(tus_ctx *ctx, int64_t cap)
             fy_tus_release_lock(ctx);
             if (e == FY_ERR_NOT_IMPLEMENTED)
                 fy_tus_fail(ctx, 400,
-                            "Upload-Checksum names an unsupported algorithm; use one of " FY_CHECKSUM_ALGORITHMS);
+                            "Upload-Checksum names an unsupported algorithm; use one "
+                            "of " FY_CHECKSUM_ALGORITHMS);
             else
                 fy_tus_fail(ctx, 400,
                             "Upload-Checksum must be '<algorithm> <base64 digest>' with a digest "

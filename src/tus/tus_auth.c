@@ -95,8 +95,7 @@ bool fy_tus_count_writer(tus_ctx *ctx)
     if (ctx->claims == NULL || ctx->counted)
         return true;
     unsigned limit = ctx->tus->cfg.max_uploads_per_owner;
-    if (ctx->claims->has_max_uploads &&
-        (limit == 0 || ctx->claims->max_uploads < (uint64_t)limit))
+    if (ctx->claims->has_max_uploads && (limit == 0 || ctx->claims->max_uploads < (uint64_t)limit))
         limit = (unsigned)ctx->claims->max_uploads;
     if (!owner_add(ctx->tus->owners, ctx->claims->sub, 1, limit)) {
         fy_http_resp_header(ctx->req, "Retry-After", "5");
@@ -191,8 +190,8 @@ bool fy_tus_type_allowed(const tus_ctx *ctx, const char *mime)
 bool fy_tus_check_create_policy(tus_ctx *ctx, fy_str md)
 {
     if (md.p != NULL && md.n > ctx->tus->cfg.max_metadata_bytes) {
-        fy_tus_fail(ctx, 431, "Upload-Metadata is %zu bytes; this server accepts at most %zu",
-                    md.n, ctx->tus->cfg.max_metadata_bytes);
+        fy_tus_fail(ctx, 431, "Upload-Metadata is %zu bytes; this server accepts at most %zu", md.n,
+                    ctx->tus->cfg.max_metadata_bytes);
         return false;
     }
     if (ctx->claims == NULL || !ctx->claims->has_meta_keys || md.p == NULL)

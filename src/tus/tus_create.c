@@ -69,8 +69,8 @@ static void create_done(fy_work *w)
     /* Location goes out even if the body fails later, so the client can resume. */
     fy_tus_add_location(ctx, ctx->up->id);
     bool has_body = fy_http_req_has_body(ctx->req);
-    bool with_upload = has_body && (ctx->interop > 0 || is_offset_stream(fy_http_req_header(
-                                                            ctx->req, "Content-Type")));
+    bool with_upload = has_body && (ctx->interop > 0 ||
+                                    is_offset_stream(fy_http_req_header(ctx->req, "Content-Type")));
     if (ctx->interop > 0)
         fy_rufh_send_104(ctx);
     if (!with_upload) {
@@ -133,12 +133,14 @@ static bool resolve_partials(tus_ctx *ctx, fy_str list, int64_t *total)
         p = sp ? sp : end;
         char id[FY_UPLOAD_ID_LEN + 1];
         if (!partial_id(tus, url, id)) {
-            fy_tus_fail(ctx, 404, "Upload-Concat names '%.*s', which is not an upload URL of this server",
+            fy_tus_fail(ctx, 404,
+                        "Upload-Concat names '%.*s', which is not an upload URL of this server",
                         (int)(url.n > 120 ? 120 : url.n), url.p);
             return false;
         }
         if (ctx->npartials == TUS_MAX_PARTIALS) {
-            fy_tus_fail(ctx, 400, "Upload-Concat lists more than %d partial uploads", TUS_MAX_PARTIALS);
+            fy_tus_fail(ctx, 400, "Upload-Concat lists more than %d partial uploads",
+                        TUS_MAX_PARTIALS);
             return false;
         }
         fy_upload *up = NULL;
@@ -241,8 +243,9 @@ void fy_tus_handle_create(tus_ctx *ctx)
             return;
         }
         if (len.p == NULL && defer.p == NULL) {
-            fy_tus_fail(ctx, 400,
-                        "Upload-Length (or Upload-Defer-Length: 1) is required to create an upload");
+            fy_tus_fail(
+                ctx, 400,
+                "Upload-Length (or Upload-Defer-Length: 1) is required to create an upload");
             return;
         }
         if (defer.p != NULL) {

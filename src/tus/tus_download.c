@@ -14,10 +14,23 @@
 #include "upload/metadata.h"
 
 static const char *const inline_types[] = {
-    "text/plain", "image/png",  "image/jpeg", "image/gif",  "image/bmp",
-    "image/webp", "audio/wave", "audio/wav",  "audio/x-wav", "audio/webm",
-    "audio/ogg",  "audio/mpeg", "video/mp4",  "video/webm", "video/ogg",
-    "application/ogg", "application/pdf" /* pdf stays an attachment, see below */,
+    "text/plain",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/bmp",
+    "image/webp",
+    "audio/wave",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/webm",
+    "audio/ogg",
+    "audio/mpeg",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "application/ogg",
+    "application/pdf" /* pdf stays an attachment, see below */,
 };
 
 /* The listed type matching `declared`, or NULL when it is not on the safe list. */
@@ -134,8 +147,8 @@ void fy_tus_download(tus_ctx *ctx)
     char sniffed[128];
     fy_upload_type(ctx->tus->registry, ctx->up, sniffed, sizeof(sniffed));
     bool show_inline = false, declared_ok = type[0] == '\0' || safe_type(type, &show_inline);
-    const char *ct = declared_ok ? safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline)
-                                 : NULL;
+    const char *ct =
+        declared_ok ? safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline) : NULL;
     if (ct == NULL) {
         ct = "application/octet-stream";
         show_inline = false;
@@ -149,7 +162,8 @@ void fy_tus_download(tus_ctx *ctx)
     fy_str if_range = fy_http_req_header(req, "If-Range");
     bool range_ok = if_range.p == NULL || fy_str_eq(fy_str_trim(if_range), etag) ||
                     fy_str_eq(fy_str_trim(if_range), modified);
-    int r = range_ok ? fy_http_parse_range(fy_http_req_header(req, "Range"), length, &from, &to) : 0;
+    int r =
+        range_ok ? fy_http_parse_range(fy_http_req_header(req, "Range"), length, &from, &to) : 0;
     if (r < 0) {
         fy_http_resp_header(req, "Content-Range", "bytes */%lld", (long long)length);
         fy_tus_fail(ctx, 416, "the requested range is outside the upload's %lld bytes",

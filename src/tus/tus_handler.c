@@ -469,11 +469,14 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     bool cors = add_cors(ctx);
     /* A header that carries one value must appear once: a proxy that reads the last copy and
      * ferry that reads the first would otherwise disagree about the request. */
-    static const char *const single[] = {
-        "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length",
-        "Upload-Concat", "Upload-Checksum", "Tus-Resumable", "Upload-Complete",
-        "Upload-Incomplete", "Upload-Draft-Interop-Version", "Authorization",
-        "X-HTTP-Method-Override", "Content-Type", "Range", "Content-Digest"};
+    static const char *const single[] = {"Upload-Length",     "Upload-Offset",
+                                         "Upload-Metadata",   "Upload-Defer-Length",
+                                         "Upload-Concat",     "Upload-Checksum",
+                                         "Tus-Resumable",     "Upload-Complete",
+                                         "Upload-Incomplete", "Upload-Draft-Interop-Version",
+                                         "Authorization",     "X-HTTP-Method-Override",
+                                         "Content-Type",      "Range",
+                                         "Content-Digest"};
     for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
         if (fy_http_head_count(fy_http_req_head(req), single[i]) > 1) {
             fy_tus_fail(ctx, 400, "the %s header appears more than once", single[i]);
@@ -511,8 +514,8 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
     }
     /* Downloads are plain HTTP (GET, or HEAD without Tus-Resumable); every tus request must name
      * the protocol version. */
-    bool plain_head = m == FY_HTTP_HEAD && resource &&
-                      fy_http_req_header(req, "Tus-Resumable").p == NULL;
+    bool plain_head =
+        m == FY_HTTP_HEAD && resource && fy_http_req_header(req, "Tus-Resumable").p == NULL;
     if (plain_head)
         m = FY_HTTP_GET;
     if (m != FY_HTTP_GET) {
@@ -521,12 +524,14 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         if (!fy_str_eq(v, TUS_VERSION)) {
             fy_http_resp_header(req, "Tus-Version", TUS_VERSION);
             if (v.p == NULL)
-                fy_tus_fail(ctx, 412,
-                            "the Tus-Resumable header is missing; this server speaks tus " TUS_VERSION);
+                fy_tus_fail(
+                    ctx, 412,
+                    "the Tus-Resumable header is missing; this server speaks tus " TUS_VERSION);
             else
-                fy_tus_fail(ctx, 412,
-                            "Tus-Resumable '%.*s' is not supported; this server speaks tus " TUS_VERSION,
-                            (int)(v.n > 20 ? 20 : v.n), v.p);
+                fy_tus_fail(
+                    ctx, 412,
+                    "Tus-Resumable '%.*s' is not supported; this server speaks tus " TUS_VERSION,
+                    (int)(v.n > 20 ? 20 : v.n), v.p);
             return;
         }
     }

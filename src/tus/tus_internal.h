@@ -9,10 +9,10 @@
 
 #define TUS_VERSION "1.0.0"
 #define TUS_EXTENSIONS                                                                             \
-    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"  \
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"   \
     "expiration,concatenation"
-#define TUS_OFFSET_CT     "application/offset+octet-stream"
-#define TUS_MAX_PARTIALS  64 /* keeps the Upload-Concat echo within the header room */
+#define TUS_OFFSET_CT    "application/offset+octet-stream"
+#define TUS_MAX_PARTIALS 64 /* keeps the Upload-Concat echo within the header room */
 
 typedef struct fy_tus_sweeper fy_tus_sweeper;
 
@@ -32,22 +32,22 @@ typedef struct tus_ctx {
     fy_http_req *req;
     fy_upload *up;
     bool locked;
-    bool in_body;         /* the request body is being appended */
-    bool creating;        /* POST */
-    bool length_changed;  /* a deferred length arrived with this PATCH */
-    bool staged;          /* bytes are staged until a checksum is verified */
+    bool in_body;          /* the request body is being appended */
+    bool creating;         /* POST */
+    bool length_changed;   /* a deferred length arrived with this PATCH */
+    bool staged;           /* bytes are staged until a checksum is verified */
     bool trailer_checksum; /* the checksum comes as a trailer: every algorithm is computed */
-    int64_t length;       /* the upload's length as this request sees it (-1 deferred) */
-    int64_t start_offset; /* offset when the body started */
-    int64_t offset;       /* start_offset + bytes appended so far */
-    fy_err write_err;     /* first store error while appending */
-    fy_err result;        /* outcome of the pool job */
-    fy_err body_status;   /* how the request body ended */
+    int64_t length;        /* the upload's length as this request sees it (-1 deferred) */
+    int64_t start_offset;  /* offset when the body started */
+    int64_t offset;        /* start_offset + bytes appended so far */
+    fy_err write_err;      /* first store error while appending */
+    fy_err result;         /* outcome of the pool job */
+    fy_err body_status;    /* how the request body ended */
     fy_store_upload *created;
     fy_upload_info info;
     fy_work work;
-    fy_lock_owner owner;               /* this request as a lock holder */
-    fy_lock_waiter waiter;             /* this request waiting for the lock */
+    fy_lock_owner owner;                /* this request as a lock holder */
+    fy_lock_waiter waiter;              /* this request waiting for the lock */
     void (*again)(struct tus_ctx *ctx); /* what to retry once the lock is free */
     fy_checksum ck;
     fy_checksum_algo ck_algo;
@@ -55,12 +55,12 @@ typedef struct tus_ctx {
     unsigned char ck_expected[FY_CHECKSUM_MAX_DIGEST];
     fy_upload **partials; /* final concatenation: referenced partial uploads; owned */
     size_t npartials;
-    int64_t written_back; /* offset up to which early write-out was started */
+    int64_t written_back;    /* offset up to which early write-out was started */
     fy_token_claims *claims; /* the verified token, or NULL without auth; owned */
-    bool counted;         /* holds one of its owner's concurrent-write slots */
-    bool sniffed;         /* the content type was checked during this request */
-    int interop;          /* 0: tus; else the IETF draft's Upload-Draft-Interop-Version */
-    bool rufh_complete;   /* IETF: this request completes the upload */
+    bool counted;            /* holds one of its owner's concurrent-write slots */
+    bool sniffed;            /* the content type was checked during this request */
+    int interop;             /* 0: tus; else the IETF draft's Upload-Draft-Interop-Version */
+    bool rufh_complete;      /* IETF: this request completes the upload */
 } tus_ctx;
 
 /* Ends the request with an error status and a message for a person. */
@@ -107,7 +107,8 @@ void fy_owner_counts_free(fy_owner_counts *oc);
 /* The handlers. */
 void fy_tus_handle_create(tus_ctx *ctx);
 /* Creates upload ctx->info with ctx->length (and ctx->info.concat) on the pool, then continues
- * with the body or answers 201. `metadata` is the validated Upload-Metadata value (may be empty). */
+ * with the body or answers 201. `metadata` is the validated Upload-Metadata value (may be empty).
+ */
 void fy_tus_create_upload(tus_ctx *ctx, fy_str metadata);
 void fy_tus_handle_delete(tus_ctx *ctx);
 void fy_tus_handle_patch(tus_ctx *ctx);

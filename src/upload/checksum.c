@@ -13,11 +13,16 @@ static const size_t digest_len[FY_CHECKSUM_NALGOS] = {20, 32, 64, 16, 4};
 static const EVP_MD *evp_of(int algo)
 {
     switch (algo) {
-    case FY_CK_SHA1: return EVP_sha1();
-    case FY_CK_SHA256: return EVP_sha256();
-    case FY_CK_SHA512: return EVP_sha512();
-    case FY_CK_MD5: return EVP_md5();
-    default: return NULL;
+    case FY_CK_SHA1:
+        return EVP_sha1();
+    case FY_CK_SHA256:
+        return EVP_sha256();
+    case FY_CK_SHA512:
+        return EVP_sha512();
+    case FY_CK_MD5:
+        return EVP_md5();
+    default:
+        return NULL;
     }
 }
 

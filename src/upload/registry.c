@@ -246,8 +246,7 @@ static void run_interrupt(fy_task *t)
     free(it);
 }
 
-fy_err fy_upload_lock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner,
-                      fy_lock_waiter *waiter)
+fy_err fy_upload_lock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner, fy_lock_waiter *waiter)
 {
     pthread_mutex_lock(&reg->mu);
     if (up->removed_) {

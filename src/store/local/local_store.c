@@ -42,7 +42,7 @@ struct local_upload {
     int fd;                    /* the data file; owned */
     int stage_fd;              /* anonymous file holding staged bytes, or -1; owned */
     int64_t stage_len;
-    fy_upload_info info;       /* persisted fields, rewritten by set_length; metadata owned */
+    fy_upload_info info; /* persisted fields, rewritten by set_length; metadata owned */
     struct info_names names;
 };
 
@@ -109,11 +109,11 @@ static fy_err pwrite_all(int fd, int64_t off, const void *buf, size_t len, size_
 static fy_err write_info(struct local_upload *h)
 {
     int dirfd = h->store->dirfd;
-    json_t *j = json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:i}", "id", h->info.id,
-                          "length", (json_int_t)h->info.length, "created",
-                          (json_int_t)h->info.created, "metadata", h->info.metadata, "concat",
-                          h->info.concat, "owner", h->info.owner, "type", h->info.type,
-                          "version", INFO_VERSION);
+    json_t *j =
+        json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:i}", "id", h->info.id, "length",
+                  (json_int_t)h->info.length, "created", (json_int_t)h->info.created, "metadata",
+                  h->info.metadata, "concat", h->info.concat, "owner", h->info.owner, "type",
+                  h->info.type, "version", INFO_VERSION);
     if (!j)
         return FY_ERR_INTERNAL; /* out of memory, or metadata that is not UTF-8 (a caller bug) */
     char *text = json_dumps(j, JSON_COMPACT);
@@ -424,12 +424,11 @@ static fy_err copy_range(int src, int dst, int64_t off, int64_t len)
         }
         if (n == -1 && errno == EINTR)
             continue;
-        if (n == 0 || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
-            errno == ENOSYS) {
+        if (n == 0 || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) {
             char buf[65536];
             while (len > 0) {
-                ssize_t r = pread(src, buf, sizeof(buf) < (size_t)len ? sizeof(buf) : (size_t)len,
-                                  in);
+                ssize_t r =
+                    pread(src, buf, sizeof(buf) < (size_t)len ? sizeof(buf) : (size_t)len, in);
                 if (r <= 0)
                     return r == 0 ? FY_ERR_IO : io_err(errno);
                 size_t w;
