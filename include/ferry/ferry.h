@@ -1,5 +1,6 @@
 /*
- * libferry: a resumable-upload client (tus 1.0.0) built on libcurl.
+ * libferry: a resumable-upload client (tus 1.0.0 and the IETF "Resumable Uploads for HTTP"
+ * draft) built on libcurl.
  *
  * Model
  *   A ferry_client owns a libcurl multi handle, the options, and every ferry_upload added to
@@ -132,7 +133,25 @@ enum {
                                    of starting a new upload */
 };
 
-#define FERRY_OPTIONS_VERSION 1
+/* The upload protocol (ferry_options.protocol).
+ *   AUTO  (default) decided per upload from the OPTIONS answer at the endpoint: tus when the
+ *         server sends Tus-Version listing 1.0.0; otherwise the IETF draft when it sends
+ *         Accept-Patch listing application/partial-upload, or Upload-Limit; otherwise tus.
+ *         A file resumed from the state file keeps the protocol it was started with.
+ *   TUS   tus 1.0.0 with the extensions the server advertises.
+ *   IETF  draft-ietf-httpbis-resumable-upload at ferry_options.interop_version (the
+ *         Upload-Draft-Interop-Version, 3 to 8; default 8 = drafts -09 to -11, -11 being the
+ *         newest published). No concatenation: `parallel` falls back to 1 with a warning.
+ *         Per-request checksums are sent as Content-Digest (sha-256 or sha-512). */
+typedef enum ferry_protocol {
+    FERRY_PROTOCOL_AUTO = 0,
+    FERRY_PROTOCOL_TUS = 1,
+    FERRY_PROTOCOL_IETF = 2,
+} ferry_protocol;
+
+/* Version 2 added protocol and interop_version at the end; a struct filled for version 1 is
+ * still accepted (its missing fields are defaults). */
+#define FERRY_OPTIONS_VERSION 2
 
 /* Zero means "the default" for every field, so FERRY_OPTIONS_INIT is all defaults.
  * The struct is copied by ferry_client_new(); strings in it are copied too. */
@@ -155,11 +174,14 @@ typedef struct ferry_options {
     const char *state_dir;  /* resume state folder; NULL = $XDG_STATE_HOME/ferry or
                                ~/.local/state/ferry */
     const char *checksum;   /* Upload-Checksum algorithm; NULL = sha256, else sha1, if the
-                               server advertises it */
+                               server advertises it (IETF: Content-Digest, sha256 or sha512) */
     const char *user_agent; /* NULL = "libferry/<version>" */
     ferry_event_cb on_event;
     ferry_progress_cb on_progress;
     void *userdata; /* passed to both callbacks */
+    /* --- version 2 --- */
+    ferry_protocol protocol;  /* FERRY_PROTOCOL_AUTO (0) by default */
+    unsigned interop_version; /* IETF draft interop version, 3..8; 0 = 8 */
 } ferry_options;
 
 #define FERRY_OPTIONS_INIT                                                                         \
@@ -196,7 +218,7 @@ FERRY_API const char *ferry_client_message(const ferry_client *c);
 
 /* --- uploads --------------------------------------------------------------------------- */
 
-/* Adds the file at `path` for upload to the tus `endpoint` (the creation URL, e.g.
+/* Adds the file at `path` for upload to `endpoint` (the creation URL, e.g.
  * http://host/files/). The file is opened now (FERRY_ERR_IO if it cannot be) and read during
  * the run. *out (may be NULL if unwanted) is owned by the client. */
 FERRY_API ferry_error ferry_upload_file(ferry_client *c, ferry_upload **out, const char *endpoint,
@@ -228,6 +250,10 @@ FERRY_API const char *ferry_upload_message(const ferry_upload *u);
 
 /* The path given to ferry_upload_file(), or the name given to ferry_upload_fd() (may be ""). */
 FERRY_API const char *ferry_upload_name(const ferry_upload *u);
+
+/* The protocol the upload speaks once decided: "tus" or "ietf" (static), or NULL before
+ * discovery. */
+FERRY_API const char *ferry_upload_protocol(const ferry_upload *u);
 
 /* Counters of one upload, filled by ferry_upload_stats(). */
 typedef struct ferry_stats {

@@ -18,6 +18,8 @@ enum {
     OPT_JSON,
     OPT_STATE_DIR,
     OPT_STALL,
+    OPT_PROTOCOL,
+    OPT_INTEROP,
 };
 
 static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -41,6 +43,8 @@ int fy_cli_parse(fy_cli_opts *o, int argc, char **argv, const char *cmd, const c
         {"checksum", required_argument, NULL, OPT_CHECKSUM},
         {"no-resume", no_argument, NULL, OPT_NO_RESUME},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"protocol", required_argument, NULL, OPT_PROTOCOL},
+        {"interop", required_argument, NULL, OPT_INTEROP},
         {"quiet", no_argument, NULL, 'q'},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
@@ -117,6 +121,21 @@ int fy_cli_parse(fy_cli_opts *o, int argc, char **argv, const char *cmd, const c
             break;
         case OPT_NO_RESUME:
             o->lib.flags |= FERRY_NO_RESUME;
+            break;
+        case OPT_PROTOCOL:
+            if (strcmp(arg, "auto") == 0)
+                o->lib.protocol = FERRY_PROTOCOL_AUTO;
+            else if (strcmp(arg, "tus") == 0)
+                o->lib.protocol = FERRY_PROTOCOL_TUS;
+            else if (strcmp(arg, "ietf") == 0)
+                o->lib.protocol = FERRY_PROTOCOL_IETF;
+            else
+                goto bad_value;
+            break;
+        case OPT_INTEROP:
+            if (!parse_uint(arg, 8, &v) || v < 3)
+                goto bad_value;
+            o->lib.interop_version = (unsigned)v;
             break;
         case OPT_STATE_DIR:
             o->lib.state_dir = arg;

@@ -166,8 +166,9 @@ static void json_event(const ferry_event *ev)
                       (json_int_t)ev->size);
         break;
     case FERRY_EV_CREATED:
-        o = json_pack("{s:s, s:s, s:o, s:i}", "event", "created", "file", file, "url",
-                      jstr(ev->url), "part", ev->part);
+        o = json_pack("{s:s, s:s, s:o, s:i, s:o}", "event", "created", "file", file, "url",
+                      jstr(ev->url), "part", ev->part, "protocol",
+                      jstr(ferry_upload_protocol(ev->upload)));
         break;
     case FERRY_EV_RESUMED:
         o = json_pack("{s:s, s:s, s:o, s:I, s:i}", "event", "resumed", "file", file, "url",
@@ -186,11 +187,12 @@ static void json_event(const ferry_event *ev)
     case FERRY_EV_DONE: {
         ferry_stats st;
         ferry_upload_stats(ev->upload, &st);
-        o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:i, s:i, s:i, s:f}", "event", "done", "file",
-                      file, "url", jstr(ev->url), "size", (json_int_t)st.size, "bytes_sent",
+        o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:i, s:i, s:i, s:f, s:o}", "event", "done",
+                      "file", file, "url", jstr(ev->url), "size", (json_int_t)st.size, "bytes_sent",
                       (json_int_t)st.bytes_sent, "resumed_from", (json_int_t)st.resumed_from,
                       "requests", (int)st.requests, "retries", (int)st.retries, "parts",
-                      (int)st.parts, "seconds", st.seconds);
+                      (int)st.parts, "seconds", st.seconds, "protocol",
+                      jstr(ferry_upload_protocol(ev->upload)));
         break;
     }
     case FERRY_EV_FAILED: {

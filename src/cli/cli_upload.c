@@ -20,6 +20,11 @@
     "      --retry-max MS     no retry waits longer [30000]\n"                                     \
     "      --deadline SEC     give a file up after this long [none]\n"                             \
     "      --stall-timeout SEC  a request without progress this long is retried [30]\n"            \
+    "      --protocol P       auto, tus or ietf (the IETF resumable-upload draft); auto uses\n"    \
+    "                         tus when OPTIONS lists Tus-Version 1.0.0, else ietf when it\n"       \
+    "                         offers Accept-Patch: application/partial-upload or Upload-Limit\n"   \
+    "                         [auto]\n"                                                            \
+    "      --interop N        Upload-Draft-Interop-Version for ietf, 3 to 8 [8, draft -11]\n"      \
     "  -H, --header 'K: V'    extra request header (repeatable)\n"                                 \
     "      --checksum ALGO    Upload-Checksum algorithm: sha256, sha1, sha512, md5 or none\n"      \
     "                         [sha256 when the server offers it]\n"                                \
@@ -32,8 +37,9 @@
 
 static const char upload_usage[] =
     "usage: ferry upload [options] URL FILE...\n\n"
-    "Uploads each FILE (- for stdin) to the tus endpoint URL and prints each final upload URL\n"
-    "on stdout, one line per file as it finishes. Exits 0 only if every file was uploaded.\n"
+    "Uploads each FILE (- for stdin) to the endpoint URL (tus or the IETF draft) and prints\n"
+    "each final upload URL on stdout, one line per file as it finishes. Exits 0 only if every\n"
+    "file was uploaded.\n"
     "An interrupted upload (Ctrl-C, a crash, a lost network) continues where the server has it\n"
     "when the same command runs again.\n\n"
     "options:\n" COMMON_OPTIONS

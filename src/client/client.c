@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,13 @@ static ferry_error apply_defaults(ferry_options *o)
 {
     if (o->version != FERRY_OPTIONS_VERSION)
         return FERRY_ERR_INVALID;
+    if (o->protocol != FERRY_PROTOCOL_AUTO && o->protocol != FERRY_PROTOCOL_TUS &&
+        o->protocol != FERRY_PROTOCOL_IETF)
+        return FERRY_ERR_INVALID;
+    if (o->interop_version == 0)
+        o->interop_version = FYC_IETF_DEFAULT_INTEROP;
+    if (o->interop_version < FYC_IETF_MIN_INTEROP || o->interop_version > FYC_IETF_MAX_INTEROP)
+        return FERRY_ERR_INVALID;
     if (o->chunk_size == 0)
         o->chunk_size = FYC_DEFAULT_CHUNK;
     if (o->chunk_size < FYC_MIN_CHUNK || o->chunk_size > (size_t)1 << 31)
@@ -73,8 +81,13 @@ ferry_error ferry_client_new(ferry_client **out, const ferry_options *opts)
 {
     *out = NULL;
     ferry_options o = FERRY_OPTIONS_INIT;
-    if (opts)
+    if (opts && opts->version == 1) {
+        /* A caller built for version 1 has a shorter struct: read only its fields. */
+        memcpy(&o, opts, offsetof(ferry_options, protocol));
+        o.version = FERRY_OPTIONS_VERSION;
+    } else if (opts) {
         o = *opts;
+    }
     ferry_error rc = apply_defaults(&o);
     if (rc != FERRY_OK)
         return rc;
@@ -132,7 +145,9 @@ ferry_error ferry_client_new(ferry_client **out, const ferry_options *opts)
     c->http.stall_timeout_ms = (long)c->o.stall_timeout_ms;
     c->http.user_agent = c->user_agent;
     c->http.extra_headers = c->headers;
-    c->proto = &fyc_proto_tus1;
+    c->ietf = fyc_proto_ietf;
+    c->ietf.interop = (int)c->o.interop_version;
+    c->proto = c->o.protocol == FERRY_PROTOCOL_IETF ? &c->ietf : &fyc_proto_tus1;
     struct timespec ts;
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     fyc_rng_seed(&c->rng, (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
@@ -355,6 +370,11 @@ const char *ferry_upload_name(const ferry_upload *u)
     return u ? u->name : "";
 }
 
+const char *ferry_upload_protocol(const ferry_upload *u)
+{
+    return u && u->proto ? u->proto->name : NULL;
+}
+
 void ferry_upload_stats(const ferry_upload *u, ferry_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -422,9 +442,10 @@ ferry_error ferry_client_query(ferry_client *c, const char *url, ferry_remote *o
     out->offset = out->length = -1;
     fyc_xfer x = {0};
     ferry_error rc = FERRY_OK;
+    const fyc_proto *pr = c->proto;
     for (unsigned attempt = 0;; attempt++) {
         fyc_req_free(&x.req);
-        rc = c->proto->query(&x.req, url);
+        rc = pr->query(pr, &x.req, url);
         if (rc == FERRY_OK)
             rc = fyc_xfer_prepare(&x, &c->http);
         if (rc != FERRY_OK)
@@ -436,7 +457,7 @@ ferry_error ferry_client_query(ferry_client *c, const char *url, ferry_remote *o
         if (v == FYC_OK) {
             unsigned char dig[32];
             bool has;
-            rc = c->proto->parse_query(&x.resp, &out->offset, &out->length, dig, &has);
+            rc = pr->parse_query(pr, &x.resp, &out->offset, &out->length, dig, &has);
             const char *cc = fyc_resp_header(&x.resp, "Upload-Concat");
             if (cc)
                 fyc_fmt(out->concat, sizeof out->concat, "%.*s", (int)strcspn(cc, ";"), cc);
@@ -450,6 +471,14 @@ ferry_error ferry_client_query(ferry_client *c, const char *url, ferry_remote *o
         if (v == FYC_GONE) {
             rc = FERRY_ERR_GONE;
             break;
+        }
+        if (v == FYC_FATAL && x.resp.curl_code == CURLE_OK &&
+            c->o.protocol == FERRY_PROTOCOL_AUTO && pr != &c->ietf && x.resp.status >= 400 &&
+            x.resp.status < 500) {
+            /* Not a tus upload, perhaps: ask again in the IETF draft. */
+            pr = &c->ietf;
+            attempt--;
+            continue;
         }
         if (v == FYC_FATAL || attempt + 1 >= c->o.retries || atomic_load(&c->cancel)) {
             rc = x.resp.curl_code ? FERRY_ERR_NETWORK : FERRY_ERR_REJECTED;

@@ -77,6 +77,9 @@ struct ferry_upload {
     char *metadata; /* encoded, built at start */
 
     fyc_phase phase;
+    fyc_proto pr;           /* the protocol this upload speaks (a copy: the IETF interop
+                               version may differ per upload when resumed) */
+    const fyc_proto *proto; /* &pr once discovery decided, NULL before */
     fyc_caps caps;
     const char *algo; /* Upload-Checksum algorithm or NULL */
     fyc_part ctl;
@@ -108,7 +111,8 @@ struct ferry_client {
     struct curl_slist *headers;
     CURLM *multi;
     fyc_http_conf http;
-    const fyc_proto *proto;
+    const fyc_proto *proto; /* for OPTIONS and ferry_client_query: tus (AUTO, TUS) or &ietf */
+    fyc_proto ietf;         /* the IETF table at the configured interop version */
     fyc_rng rng;
     atomic_int cancel;
     bool running;

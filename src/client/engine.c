@@ -175,9 +175,9 @@ static void begin(ferry_upload *u)
     u->phase = FYC_PH_DISCOVER;
 }
 
-/* Plans the parts once the server's capabilities are known: from the state file if this file
- * was uploaded before, otherwise fresh. */
-static void plan(ferry_upload *u)
+/* Plans the parts once the server's capabilities are known: from the state entry `found` (if
+ * this file was uploaded before; consumed), otherwise fresh. */
+static void plan(ferry_upload *u, fyc_state_entry *found)
 {
     ferry_client *c = u->c;
     u->algo = (c->o.flags & FERRY_NO_CHECKSUM)
@@ -189,13 +189,8 @@ static void plan(ferry_upload *u)
 
     if (u->have_fp) {
         fyc_state_entry e;
-        bool found = false;
-        if (fyc_state_get(&c->st, u->fp, &e, &found) != FERRY_OK)
-            warn(u, "cannot read the resume state: %s", c->st.msg);
-        if (c->st.corrupt_seen) {
-            warn(u, "%s", c->st.msg);
-            c->st.corrupt_seen = false;
-        }
+        if (found)
+            e = *found;
         if (found && e.size == u->size && strcmp(e.endpoint, u->endpoint) == 0 &&
             alloc_parts(u, e.nparts) == FERRY_OK) {
             for (unsigned i = 0; i < e.nparts; i++) {
@@ -236,7 +231,12 @@ static void plan(ferry_upload *u)
 
     unsigned n = 1;
     if (c->o.parallel > 1 && !u->stream) {
-        if (!u->caps.concatenation)
+        if (!u->proto->concat)
+            warn(u,
+                 "--parallel needs tus concatenation, which the %s protocol lacks; uploading with "
+                 "1 stream instead of %u",
+                 u->proto->name, c->o.parallel);
+        else if (!u->caps.concatenation)
             warn(u,
                  "the server does not support concatenation; uploading with 1 stream "
                  "instead of %u",
@@ -272,6 +272,8 @@ static void save_state(ferry_upload *u)
                          .nparts = u->nparts,
                          .parts = sp};
     memcpy(e.fp, u->fp, sizeof e.fp);
+    e.protocol = u->proto->kind;
+    e.interop = u->proto->interop;
     bool any = false;
     for (unsigned i = 0; i < u->nparts; i++) {
         sp[i].url = u->parts[i].url;
@@ -388,6 +390,14 @@ static ferry_error read_body(ferry_upload *u, fyc_xfer *x, int64_t off, size_t l
 
 static size_t part_chunk(const fyc_part *p);
 
+/* A chunk no larger than the server's per-request limit (IETF Upload-Limit max-append-size). */
+static size_t cap_chunk(const ferry_upload *u, size_t chunk)
+{
+    if (u->caps.max_append > 0 && (int64_t)chunk > u->caps.max_append)
+        return (size_t)u->caps.max_append;
+    return chunk;
+}
+
 static void fail_local(ferry_upload *u, ferry_error rc, const char *what)
 {
     if (rc == FERRY_ERR_IO)
@@ -411,16 +421,16 @@ static void issue_ctl(ferry_upload *u)
     int op;
     if (u->phase == FYC_PH_DISCOVER) {
         op = FYC_OP_DISCOVER;
-        rc = c->proto->discover(&x->req, u->endpoint);
+        rc = c->proto->discover(c->proto, &x->req, u->endpoint);
     } else if (u->phase == FYC_PH_CONCAT) {
         op = FYC_OP_CONCAT;
         char *urls[FYC_MAX_PARTS];
         for (unsigned i = 0; i < u->nparts; i++)
             urls[i] = u->parts[i].url;
-        rc = c->proto->concat(&x->req, u->endpoint, urls, u->nparts, u->metadata);
+        rc = u->proto->concat(u->proto, &x->req, u->endpoint, urls, u->nparts, u->metadata);
     } else {
         op = FYC_OP_VERIFY;
-        rc = c->proto->query(&x->req, u->url);
+        rc = u->proto->query(u->proto, &x->req, u->url);
     }
     if (rc == FERRY_OK)
         rc = submit(&u->ctl, x, op);
@@ -436,7 +446,7 @@ static void issue_part(fyc_part *p)
 {
     ferry_upload *u = p->up;
     ferry_client *c = u->c;
-    size_t chunk = c->o.chunk_size;
+    size_t chunk = cap_chunk(u, c->o.chunk_size);
     fyc_xfer *x = calloc(1, sizeof *x);
     if (!x) {
         finish(u, FERRY_ERR_NOMEM, "out of memory");
@@ -470,7 +480,7 @@ static void issue_part(fyc_part *p)
         if (rc == FERRY_OK) {
             const unsigned char *body = a.body;
             size_t blen = a.body_len;
-            rc = c->proto->create(&x->req, u->endpoint, &a);
+            rc = u->proto->create(u->proto, &x->req, u->endpoint, &a);
             x->req.body = body;
             x->req.body_len = blen;
         }
@@ -485,10 +495,11 @@ static void issue_part(fyc_part *p)
         }
     } else if (p->need_head) {
         op = FYC_OP_OFFSET;
-        rc = c->proto->query(&x->req, p->url);
+        rc = u->proto->query(u->proto, &x->req, p->url);
     } else {
         op = FYC_OP_APPEND;
-        chunk = u->stream ? chunk : part_chunk(p); /* a stream's buffer is the full chunk */
+        chunk = u->stream ? chunk : cap_chunk(u, part_chunk(p)); /* a stream's buffer is the
+                                                                    full chunk */
         int64_t left = p->length >= 0 ? p->length - p->offset : (int64_t)chunk;
         size_t len = left < (int64_t)chunk ? (size_t)left : chunk;
         rc = read_body(u, x, p->start + p->offset, len);
@@ -503,7 +514,8 @@ static void issue_part(fyc_part *p)
         if (rc == FERRY_OK) {
             const unsigned char *body = x->req.body;
             size_t blen = x->req.body_len;
-            rc = c->proto->append(&x->req, p->url, p->offset, body, blen, declare, cs);
+            rc = u->proto->append(u->proto, &x->req, p->url, p->offset, body, blen, p->length,
+                                  declare, cs);
         }
     }
     if (rc == FERRY_OK) {
@@ -700,10 +712,9 @@ static void part_check_done(fyc_part *p)
 static void done_create(fyc_part *p, const fyc_resp *r)
 {
     ferry_upload *u = p->up;
-    ferry_client *c = u->c;
     char *url = NULL;
     int64_t off = 0;
-    if (c->proto->parse_create(r, u->endpoint, &url, &off) != FERRY_OK) {
+    if (u->proto->parse_create(u->proto, r, u->endpoint, &url, &off) != FERRY_OK) {
         finish(u, FERRY_ERR_PROTOCOL,
                "%s: the server answered %ld to the creation without a "
                "usable Location header",
@@ -713,6 +724,12 @@ static void done_create(fyc_part *p, const fyc_resp *r)
     p->url = url;
     ferry_event ev = {.url = url, .size = p->length};
     emit(u, FERRY_EV_CREATED, p, &ev);
+    if (off < 0) {
+        /* Created, but how much of the body it kept is not said: ask. */
+        p->need_head = true;
+        save_state(u);
+        return;
+    }
     if (p->length >= 0 && off > p->length) {
         finish(u, FERRY_ERR_PROTOCOL, "%s: the server reports more bytes than were sent", u->name);
         return;
@@ -722,12 +739,27 @@ static void done_create(fyc_part *p, const fyc_resp *r)
     part_check_done(p);
 }
 
+/* The creation broke off, but the server may have named the upload already (an IETF 104):
+ * resume it (HEAD, then append) instead of creating another. */
+static void interrupted_create(fyc_part *p, const fyc_resp *r)
+{
+    ferry_upload *u = p->up;
+    char *url = u->proto->interrupted_create(u->proto, r, u->endpoint);
+    if (!url)
+        return;
+    p->url = url;
+    p->need_head = true;
+    ferry_event ev = {.url = url, .size = p->length};
+    emit(u, FERRY_EV_CREATED, p, &ev);
+    save_state(u);
+}
+
 static void done_append(fyc_part *p, const fyc_resp *r, int64_t sent_from, size_t sent_len)
 {
     ferry_upload *u = p->up;
     int64_t off;
-    if (u->c->proto->parse_append(r, &off) != FERRY_OK || off < sent_from ||
-        off > sent_from + (int64_t)sent_len) {
+    if (u->proto->parse_append(u->proto, r, sent_from + (int64_t)sent_len, &off) != FERRY_OK ||
+        off < sent_from || off > sent_from + (int64_t)sent_len) {
         /* Not fatal: ask the server where it really is. */
         p->need_head = true;
         retry_later(p, r, FYC_OP_APPEND);
@@ -743,7 +775,7 @@ static void done_offset(fyc_part *p, const fyc_resp *r)
     int64_t off, len;
     unsigned char dig[32];
     bool has;
-    if (u->c->proto->parse_query(r, &off, &len, dig, &has) != FERRY_OK || off < 0) {
+    if (u->proto->parse_query(u->proto, r, &off, &len, dig, &has) != FERRY_OK || off < 0) {
         finish(u, FERRY_ERR_PROTOCOL, "%s: the server's HEAD answer lacks a valid Upload-Offset",
                u->name);
         return;
@@ -779,7 +811,7 @@ static void done_verify(ferry_upload *u, const fyc_resp *r)
     int64_t off, len;
     unsigned char dig[32];
     bool has = false;
-    if (u->c->proto->parse_query(r, &off, &len, dig, &has) != FERRY_OK) {
+    if (u->proto->parse_query(u->proto, r, &off, &len, dig, &has) != FERRY_OK) {
         finish(u, FERRY_ERR_PROTOCOL, "%s: the server's HEAD answer for %s is not valid", u->name,
                u->url);
         return;
@@ -806,17 +838,57 @@ static void done_verify(ferry_upload *u, const fyc_resp *r)
     finish(u, FERRY_OK, NULL);
 }
 
+/* Picks the protocol (see ferry_protocol in ferry.h), reads the server's capabilities in it
+ * and plans the upload. */
 static void done_discover(ferry_upload *u, const fyc_resp *r)
 {
-    u->c->proto->parse_discover(r, &u->caps);
-    plan(u);
+    ferry_client *c = u->c;
+    fyc_state_entry e;
+    bool found = false;
+    if (u->have_fp) {
+        if (fyc_state_get(&c->st, u->fp, &e, &found) != FERRY_OK)
+            warn(u, "cannot read the resume state: %s", c->st.msg);
+        if (c->st.corrupt_seen) {
+            warn(u, "%s", c->st.msg);
+            c->st.corrupt_seen = false;
+        }
+    }
+    int kind = (int)c->o.protocol;
+    int interop = c->ietf.interop;
+    if (kind == FERRY_PROTOCOL_AUTO) {
+        if (found) {
+            /* Continue in the protocol the upload was started with. */
+            kind = e.protocol;
+            if (kind == FERRY_PROTOCOL_IETF && e.interop >= FYC_IETF_MIN_INTEROP &&
+                e.interop <= FYC_IETF_MAX_INTEROP)
+                interop = e.interop;
+        } else {
+            kind = fyc_negotiate(r);
+        }
+        if (kind != FERRY_PROTOCOL_IETF)
+            kind = FERRY_PROTOCOL_TUS;
+    } else if (found && e.protocol != kind) {
+        warn(u, "%s: the unfinished upload was started with %s; starting a new one", u->name,
+             e.protocol == FERRY_PROTOCOL_IETF ? "the IETF draft" : "tus");
+        fyc_state_entry_free(&e);
+        found = false;
+    }
+    if (kind == FERRY_PROTOCOL_IETF) {
+        u->pr = c->ietf;
+        u->pr.interop = interop;
+    } else {
+        u->pr = fyc_proto_tus1;
+    }
+    u->proto = &u->pr;
+    u->proto->parse_discover(u->proto, r, &u->caps);
+    plan(u, found ? &e : NULL);
 }
 
 static void done_concat(ferry_upload *u, const fyc_resp *r)
 {
     char *url = NULL;
     int64_t off;
-    if (u->c->proto->parse_create(r, u->endpoint, &url, &off) != FERRY_OK) {
+    if (u->proto->parse_create(u->proto, r, u->endpoint, &url, &off) != FERRY_OK) {
         finish(u, FERRY_ERR_PROTOCOL, "%s: the concatenation answer lacks a Location", u->name);
         return;
     }
@@ -882,6 +954,9 @@ static void complete(ferry_client *c, fyc_xfer *x, CURLcode result)
     case FYC_RETRY:
         if (op == FYC_OP_APPEND)
             p->need_head = true; /* some of the body may have been stored */
+        if (op == FYC_OP_CREATE && r->curl_code != CURLE_OK && !p->url &&
+            u->proto->interrupted_create)
+            interrupted_create(p, r);
         retry_later(p, r, op);
         break;
     case FYC_GONE:

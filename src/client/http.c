@@ -114,20 +114,41 @@ void fyc_resp_describe(const fyc_resp *r, char *out, size_t outlen)
 
 /* --- curl callbacks ------------------------------------------------------------------------- */
 
-static size_t on_header(char *data, size_t size, size_t nitems, void *ud)
+static long status_of(const char *data, size_t len)
 {
-    fyc_xfer *x = ud;
-    fyc_resp *r = &x->resp;
-    size_t len = size * nitems;
+    /* "HTTP/1.1 104 Upload Resumption Supported", "HTTP/2 201" */
+    const char *sp = memchr(data, ' ', len);
+    if (!sp)
+        return 0;
+    long st = 0;
+    for (const char *p = sp + 1; p < data + len && *p >= '0' && *p <= '9' && st < 1000; p++)
+        st = st * 10 + (*p - '0');
+    return st;
+}
+
+static void copy_value(char *dst, size_t cap, const char *v, size_t n)
+{
+    if (n >= cap)
+        n = 0; /* an oversized value is dropped rather than cut */
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+void fyc_resp_header_line(fyc_resp *r, const char *data, size_t len)
+{
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        /* A new response (after 100 Continue or a redirect): forget the previous headers. */
+        /* A new response (an interim 1xx, then the final one, or after a redirect): forget
+         * the previous headers. */
         r->nh = 0;
         r->hused = 0;
-        return len;
+        /* The 104 fields are kept across heads: later 104s may report progress only (the
+         * draft forbids them a Location), and the final response may lack a Location. */
+        r->head_status = status_of(data, len);
+        return;
     }
     const char *colon = memchr(data, ':', len);
     if (!colon || r->nh >= FYC_RESP_MAX_HEADERS)
-        return len;
+        return;
     size_t nlen = (size_t)(colon - data);
     const char *v = colon + 1;
     const char *end = data + len;
@@ -136,8 +157,18 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ud)
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
     size_t vlen = (size_t)(end - v);
+    if (r->head_status == 104) {
+        if (nlen == 8 && strncasecmp(data, "Location", 8) == 0)
+            copy_value(r->interim_location, sizeof r->interim_location, v, vlen);
+        else if (nlen == 28 && strncasecmp(data, "Upload-Draft-Interop-Version", 28) == 0) {
+            char num[16];
+            copy_value(num, sizeof num, v, vlen);
+            int64_t iv;
+            r->interim_interop = fyc_parse_i64(num, &iv) && iv < 1000 ? (long)iv : 0;
+        }
+    }
     if (r->hused + nlen + vlen + 2 > sizeof r->hbuf)
-        return len; /* headers beyond the budget are ignored, not fatal */
+        return; /* headers beyond the budget are ignored, not fatal */
     char *p = r->hbuf + r->hused;
     memcpy(p, data, nlen);
     p[nlen] = '\0';
@@ -147,6 +178,13 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ud)
     r->hval[r->nh] = p + nlen + 1;
     r->nh++;
     r->hused += nlen + vlen + 2;
+}
+
+static size_t on_header(char *data, size_t size, size_t nitems, void *ud)
+{
+    fyc_xfer *x = ud;
+    size_t len = size * nitems;
+    fyc_resp_header_line(&x->resp, data, len);
     return len;
 }
 

@@ -35,6 +35,13 @@ typedef struct fyc_resp {
     size_t hused;
     char body[FYC_RESP_BODY_BYTES + 1]; /* NUL-terminated excerpt */
     size_t body_len;
+    /* The headers above are those of the latest response head only: each status line (a 1xx
+     * interim response, then the final one) starts them afresh. What a 104 (Upload
+     * Resumption Supported) said is kept here, since its Location names the upload even when
+     * the final response never arrives. */
+    long head_status;            /* status of the head being read, from its status line */
+    char interim_location[2048]; /* Location of the last 104, "" if none */
+    long interim_interop;        /* its Upload-Draft-Interop-Version, 0 if absent */
 } fyc_resp;
 
 /* Per-client settings applied to every transfer. */
@@ -65,6 +72,10 @@ ferry_error fyc_req_init(fyc_req *r, const char *method, const char *url)
 ferry_error fyc_req_header(fyc_req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), warn_unused_result));
 void fyc_req_free(fyc_req *r);
+
+/* Feeds one raw header line (as libcurl passes it to CURLOPT_HEADERFUNCTION, status lines
+ * included) into r. Exposed for tests. */
+void fyc_resp_header_line(fyc_resp *r, const char *data, size_t len);
 
 /* The value of response header `name` (case-insensitive; the last one wins), or NULL. */
 const char *fyc_resp_header(const fyc_resp *r, const char *name);

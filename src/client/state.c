@@ -122,6 +122,15 @@ static bool entry_from_json(const char *fp, json_t *o, fyc_state_entry *out)
         ok = false;
     if (!get_int(o, "updated", &out->updated))
         out->updated = 0;
+    out->protocol = FERRY_PROTOCOL_TUS; /* entries without the field are from tus-only days */
+    json_t *proto = json_object_get(o, "protocol");
+    if (json_is_string(proto) && strcmp(json_string_value(proto), "ietf") == 0) {
+        int64_t iv = 0;
+        out->protocol = FERRY_PROTOCOL_IETF;
+        out->interop = get_int(o, "interop", &iv) && iv > 0 && iv < 100 ? (int)iv : 0;
+    } else if (proto && !(json_is_string(proto) && strcmp(json_string_value(proto), "tus") == 0)) {
+        ok = false; /* an unknown protocol: not ours to resume */
+    }
     json_t *parts = json_object_get(o, "parts");
     size_t n = json_array_size(parts);
     if (!ok || !out->endpoint || !json_is_array(parts) || n == 0 || n > FYC_STATE_MAX_PARTS)
@@ -167,6 +176,10 @@ static json_t *entry_to_json(const fyc_state_entry *e, int64_t now)
         json_object_set_new(o, "size", json_integer(e->size)) != 0 ||
         json_object_set_new(o, "url", e->url ? json_string(e->url) : json_null()) != 0 ||
         json_object_set_new(o, "updated", json_integer(now)) != 0 ||
+        json_object_set_new(
+            o, "protocol", json_string(e->protocol == FERRY_PROTOCOL_IETF ? "ietf" : "tus")) != 0 ||
+        (e->protocol == FERRY_PROTOCOL_IETF &&
+         json_object_set_new(o, "interop", json_integer(e->interop)) != 0) ||
         json_object_set_new(o, "parts", parts) != 0) {
         parts = NULL; /* owned by o once set */
         goto fail;

@@ -3,7 +3,7 @@
  *
  *   <dir>/uploads.json   {"version":1,"uploads":{"<fingerprint>":{"endpoint":..., "path":...,
  *                         "size":N, "url":final-or-null, "parts":[{"url","start","length"}],
- *                         "updated":unix}}}
+ *                         "protocol":"tus"|"ietf", "interop":N (ietf only), "updated":unix}}}
  *   <dir>/uploads.lock   flock(LOCK_EX) around every read-modify-write, so concurrent ferry
  *                        processes never lose each other's entries
  *   <dir>/<fp>.lock      flock(LOCK_EX|LOCK_NB) held while a file is being uploaded, so two
@@ -44,6 +44,9 @@ typedef struct fyc_state_entry {
     char *url; /* the final URL once known (always, for a single-part upload), or NULL */
     unsigned nparts;
     fyc_state_part *parts; /* nparts of them; for a single-part upload parts[0].url == url */
+    int protocol;          /* FERRY_PROTOCOL_TUS (also for entries written before the field
+                              existed) or FERRY_PROTOCOL_IETF */
+    int interop;           /* IETF: the Upload-Draft-Interop-Version used, else 0 */
     int64_t updated;
 } fyc_state_entry;
 

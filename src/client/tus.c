@@ -54,8 +54,9 @@ char *fyc_metadata_encode(char *const *keys, char *const *values, unsigned n)
             return rc_;                                                                            \
     } while (0)
 
-static ferry_error tus_discover(fyc_req *r, const char *endpoint)
+static ferry_error tus_discover(const fyc_proto *pr, fyc_req *r, const char *endpoint)
 {
+    (void)pr;
     /* No Tus-Resumable on OPTIONS (the spec says the client SHOULD NOT send it). */
     return fyc_req_init(r, "OPTIONS", endpoint);
 }
@@ -76,10 +77,12 @@ static bool has_token(const char *list, const char *tok)
     return false;
 }
 
-static void tus_parse_discover(const fyc_resp *resp, fyc_caps *c)
+static void tus_parse_discover(const fyc_proto *pr, const fyc_resp *resp, fyc_caps *c)
 {
+    (void)pr;
     memset(c, 0, sizeof *c);
     c->max_size = -1;
+    c->max_append = -1;
     const char *ext = fyc_resp_header(resp, "Tus-Extension");
     if (resp->curl_code != 0 || resp->status < 200 || resp->status >= 300 || !ext) {
         /* Servers that do not answer OPTIONS still nearly always support creation. */
@@ -99,8 +102,10 @@ static void tus_parse_discover(const fyc_resp *resp, fyc_caps *c)
         c->max_size = m;
 }
 
-static ferry_error tus_create(fyc_req *r, const char *endpoint, const fyc_create_args *a)
+static ferry_error tus_create(const fyc_proto *pr, fyc_req *r, const char *endpoint,
+                              const fyc_create_args *a)
 {
+    (void)pr;
     TRY(fyc_req_init(r, "POST", endpoint));
     TRY(fyc_req_header(r, TUS_VERSION));
     if (a->length >= 0)
@@ -122,9 +127,10 @@ static ferry_error tus_create(fyc_req *r, const char *endpoint, const fyc_create
     return FERRY_OK;
 }
 
-static ferry_error tus_parse_create(const fyc_resp *resp, const char *endpoint, char **url,
-                                    int64_t *offset)
+static ferry_error tus_parse_create(const fyc_proto *pr, const fyc_resp *resp, const char *endpoint,
+                                    char **url, int64_t *offset)
 {
+    (void)pr;
     *url = NULL;
     *offset = 0;
     const char *loc = fyc_resp_header(resp, "Location");
@@ -137,10 +143,12 @@ static ferry_error tus_parse_create(const fyc_resp *resp, const char *endpoint, 
     return *url ? FERRY_OK : FERRY_ERR_PROTOCOL;
 }
 
-static ferry_error tus_append(fyc_req *r, const char *url, int64_t offset,
-                              const unsigned char *body, size_t len, int64_t declare_length,
-                              const char *checksum)
+static ferry_error tus_append(const fyc_proto *pr, fyc_req *r, const char *url, int64_t offset,
+                              const unsigned char *body, size_t len, int64_t total,
+                              int64_t declare_length, const char *checksum)
 {
+    (void)pr;
+    (void)total;
     TRY(fyc_req_init(r, "PATCH", url));
     TRY(fyc_req_header(r, TUS_VERSION));
     TRY(fyc_req_header(r, "Upload-Offset: %lld", (long long)offset));
@@ -155,15 +163,19 @@ static ferry_error tus_append(fyc_req *r, const char *url, int64_t offset,
     return FERRY_OK;
 }
 
-static ferry_error tus_parse_append(const fyc_resp *resp, int64_t *offset)
+static ferry_error tus_parse_append(const fyc_proto *pr, const fyc_resp *resp, int64_t sent_end,
+                                    int64_t *offset)
 {
+    (void)pr;
+    (void)sent_end;
     if (!fyc_parse_i64(fyc_resp_header(resp, "Upload-Offset"), offset))
         return FERRY_ERR_PROTOCOL;
     return FERRY_OK;
 }
 
-static ferry_error tus_query(fyc_req *r, const char *url)
+static ferry_error tus_query(const fyc_proto *pr, fyc_req *r, const char *url)
 {
+    (void)pr;
     TRY(fyc_req_init(r, "HEAD", url));
     return fyc_req_header(r, TUS_VERSION);
 }
@@ -172,28 +184,35 @@ static ferry_error tus_query(fyc_req *r, const char *url)
  * tus-style "Upload-Checksum: sha256 b64" on HEAD. */
 static bool find_sha256(const fyc_resp *resp, unsigned char out[32])
 {
+    /* The decoder wants room for the padding too (44 base64 characters -> 33 bytes). */
+    unsigned char d[48];
     const char *v = fyc_resp_header(resp, "Repr-Digest");
     if (v) {
         const char *p = strstr(v, "sha-256=:");
         if (p) {
             p += 9;
             const char *e = strchr(p, ':');
-            if (e && fyc_base64_decode(p, (size_t)(e - p), out, 32) == 32)
+            if (e && fyc_base64_decode(p, (size_t)(e - p), d, sizeof d) == 32) {
+                memcpy(out, d, 32);
                 return true;
+            }
         }
     }
     v = fyc_resp_header(resp, "Upload-Checksum");
     if (v && strncasecmp(v, "sha256 ", 7) == 0) {
         const char *p = v + 7;
-        if (fyc_base64_decode(p, strlen(p), out, 32) == 32)
+        if (fyc_base64_decode(p, strlen(p), d, sizeof d) == 32) {
+            memcpy(out, d, 32);
             return true;
+        }
     }
     return false;
 }
 
-static ferry_error tus_parse_query(const fyc_resp *resp, int64_t *offset, int64_t *length,
-                                   unsigned char sha256[32], bool *has_sha256)
+static ferry_error tus_parse_query(const fyc_proto *pr, const fyc_resp *resp, int64_t *offset,
+                                   int64_t *length, unsigned char sha256[32], bool *has_sha256)
 {
+    (void)pr;
     *offset = -1;
     *length = -1;
     *has_sha256 = false;
@@ -211,9 +230,10 @@ static ferry_error tus_parse_query(const fyc_resp *resp, int64_t *offset, int64_
     return FERRY_OK;
 }
 
-static ferry_error tus_concat(fyc_req *r, const char *endpoint, char *const *urls, unsigned n,
-                              const char *metadata)
+static ferry_error tus_concat(const fyc_proto *pr, fyc_req *r, const char *endpoint,
+                              char *const *urls, unsigned n, const char *metadata)
 {
+    (void)pr;
     TRY(fyc_req_init(r, "POST", endpoint));
     TRY(fyc_req_header(r, TUS_VERSION));
     size_t cap = 32;
@@ -235,7 +255,8 @@ static ferry_error tus_concat(fyc_req *r, const char *endpoint, char *const *url
 }
 
 const fyc_proto fyc_proto_tus1 = {
-    .name = "tus 1.0.0",
+    .name = "tus",
+    .kind = FERRY_PROTOCOL_TUS,
     .discover = tus_discover,
     .parse_discover = tus_parse_discover,
     .create = tus_create,
