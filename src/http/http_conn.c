@@ -701,7 +701,7 @@ void fy_http_req_read_body(fy_http_req *r, int64_t max_bytes, fy_http_data_cb on
         return;
     }
     if (r->chunked)
-        fy_http_chunked_init(&r->dec, r->trailer_buf, sizeof(r->trailer_buf));
+        fy_http_chunked_init(&r->dec, c->trailer_buf, sizeof(c->trailer_buf));
     c->state = ST_BODY;
     if (!r->body_complete) {
         if (r->head.expect_continue && c->pos == c->len) {
