@@ -190,7 +190,6 @@ static void rufh_head(tus_ctx *ctx)
 static void rufh_patch(tus_ctx *ctx)
 {
     fy_http_req *req = ctx->req;
-    fy_registry *reg = ctx->tus->registry;
     if (ctx->interop >= 6) {
         fy_str ct = fy_http_req_header(req, "Content-Type");
         size_t n = sizeof(PARTIAL_UPLOAD_CT) - 1;
@@ -215,19 +214,9 @@ static void rufh_patch(tus_ctx *ctx)
         return;
     }
     ctx->rufh_complete = complete == 1;
-    if (ctx->up->concat != NULL && strncmp(ctx->up->concat, "final;", 6) == 0) {
-        fy_tus_fail(ctx, 403, "a final (concatenated) upload cannot be modified");
-        return;
-    }
-    if (!fy_tus_take_lock(ctx, rufh_patch))
-        return;
     int64_t length, offset;
-    fy_upload_state(reg, ctx->up, &length, &offset);
-    if (fy_tus_expired(ctx->tus, length, offset, fy_upload_modified(reg, ctx->up))) {
-        fy_tus_release_lock(ctx);
-        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
+    if (!fy_tus_lock_for_append(ctx, rufh_patch, 404, &length, &offset))
         return;
-    }
     if (length >= 0 && offset >= length) {
         fy_tus_release_lock(ctx);
         fy_http_resp_header(req, "Content-Type", "application/problem+json");
@@ -301,21 +290,7 @@ void fy_rufh_on_request(tus_ctx *ctx, fy_http_method m, bool collection)
         fy_tus_fail(ctx, 405, "create a resumable upload with POST or PUT on this URL");
         return;
     }
-    fy_str path = fy_http_req_path(req);
-    fy_str id = {path.p + ctx->tus->base_len, path.n - ctx->tus->base_len};
-    if (!fy_upload_id_valid(id.p, id.n)) {
-        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
-        return;
-    }
-    if (m != FY_HTTP_HEAD && m != FY_HTTP_PATCH && m != FY_HTTP_DELETE && m != FY_HTTP_GET) {
-        fy_http_resp_header(req, "Allow", "HEAD, GET, PATCH, DELETE, OPTIONS");
-        fy_tus_fail(ctx, 405, "this method is not allowed on an upload URL");
-        return;
-    }
-    char idbuf[FY_UPLOAD_ID_LEN + 1];
-    memcpy(idbuf, id.p, FY_UPLOAD_ID_LEN);
-    idbuf[FY_UPLOAD_ID_LEN] = '\0';
-    if (!fy_tus_open_upload(ctx, idbuf, &ctx->up))
+    if (!fy_tus_open_resource(ctx, m))
         return;
     switch (m) {
     case FY_HTTP_HEAD:

@@ -384,10 +384,29 @@ static bool is_offset_stream(fy_str ct)
     return ct.n == n || ct.p[n] == ';' || ct.p[n] == ' ' || ct.p[n] == '\t';
 }
 
+bool fy_tus_lock_for_append(tus_ctx *ctx, void (*again)(tus_ctx *), int expired_status,
+                            int64_t *length, int64_t *offset)
+{
+    fy_registry *reg = ctx->tus->registry;
+    if (ctx->up->concat != NULL && strncmp(ctx->up->concat, "final;", 6) == 0) {
+        fy_tus_fail(ctx, 403, "a final (concatenated) upload cannot be modified");
+        return false;
+    }
+    if (!fy_tus_take_lock(ctx, again))
+        return false;
+    fy_upload_state(reg, ctx->up, length, offset);
+    if (fy_tus_expired(ctx->tus, *length, *offset, fy_upload_modified(reg, ctx->up))) {
+        fy_tus_release_lock(ctx);
+        fy_tus_fail(ctx, expired_status, "this upload expired after %lld seconds without progress",
+                    (long long)ctx->tus->cfg.expire_s);
+        return false;
+    }
+    return true;
+}
+
 void fy_tus_handle_patch(tus_ctx *ctx)
 {
     fy_http_req *req = ctx->req;
-    fy_registry *reg = ctx->tus->registry;
     if (!is_offset_stream(fy_http_req_header(req, "Content-Type"))) {
         fy_tus_fail(ctx, 415, "PATCH requests must use Content-Type: " TUS_OFFSET_CT);
         return;
@@ -398,20 +417,9 @@ void fy_tus_handle_patch(tus_ctx *ctx)
         fy_tus_fail(ctx, 400, "Upload-Offset is missing or not a non-negative decimal integer");
         return;
     }
-    if (ctx->up->concat != NULL && strncmp(ctx->up->concat, "final;", 6) == 0) {
-        fy_tus_fail(ctx, 403, "a final (concatenated) upload cannot be modified");
-        return;
-    }
-    if (!fy_tus_take_lock(ctx, fy_tus_handle_patch))
-        return;
     int64_t length, offset;
-    fy_upload_state(reg, ctx->up, &length, &offset);
-    if (fy_tus_expired(ctx->tus, length, offset, fy_upload_modified(reg, ctx->up))) {
-        fy_tus_release_lock(ctx);
-        fy_tus_fail(ctx, 410, "this upload expired after %lld seconds without progress",
-                    (long long)ctx->tus->cfg.expire_s);
+    if (!fy_tus_lock_for_append(ctx, fy_tus_handle_patch, 410, &length, &offset))
         return;
-    }
     if ((int64_t)client_offset != offset) {
         fy_tus_release_lock(ctx);
         fy_tus_add_offset(ctx, offset);

@@ -430,6 +430,25 @@ void fy_tus_handle_delete(tus_ctx *ctx)
 
 /* --- routing --- */
 
+bool fy_tus_open_resource(tus_ctx *ctx, fy_http_method m)
+{
+    fy_str path = fy_http_req_path(ctx->req);
+    fy_str id = {path.p + ctx->tus->base_len, path.n - ctx->tus->base_len};
+    if (!fy_upload_id_valid(id.p, id.n)) {
+        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
+        return false;
+    }
+    if (m != FY_HTTP_HEAD && m != FY_HTTP_PATCH && m != FY_HTTP_DELETE && m != FY_HTTP_GET) {
+        fy_http_resp_header(ctx->req, "Allow", "HEAD, GET, PATCH, DELETE, OPTIONS");
+        fy_tus_fail(ctx, 405, "this method is not allowed on an upload URL");
+        return false;
+    }
+    char idbuf[FY_UPLOAD_ID_LEN + 1];
+    memcpy(idbuf, id.p, FY_UPLOAD_ID_LEN);
+    idbuf[FY_UPLOAD_ID_LEN] = '\0';
+    return fy_tus_open_upload(ctx, idbuf, &ctx->up);
+}
+
 /* The method after X-HTTP-Method-Override, honoured on POST only (like tusd) so that a GET can
  * never be turned into a write by a header. Returns FY_HTTP_UNKNOWN for an invalid override. */
 static fy_http_method effective_method(fy_http_req *req, bool *overridden)
@@ -545,20 +564,7 @@ void fy_tus_on_request(fy_http_req *req, void *arg)
         return;
     }
 
-    fy_str id = {path.p + blen, path.n - blen};
-    if (!fy_upload_id_valid(id.p, id.n)) {
-        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
-        return;
-    }
-    if (m != FY_HTTP_HEAD && m != FY_HTTP_PATCH && m != FY_HTTP_DELETE && m != FY_HTTP_GET) {
-        fy_http_resp_header(req, "Allow", "HEAD, PATCH, DELETE, GET, OPTIONS");
-        fy_tus_fail(ctx, 405, "this method is not allowed on an upload URL");
-        return;
-    }
-    char idbuf[FY_UPLOAD_ID_LEN + 1];
-    memcpy(idbuf, id.p, FY_UPLOAD_ID_LEN);
-    idbuf[FY_UPLOAD_ID_LEN] = '\0';
-    if (!fy_tus_open_upload(ctx, idbuf, &ctx->up))
+    if (!fy_tus_open_resource(ctx, m))
         return;
     switch (m) {
     case FY_HTTP_HEAD:

@@ -104,6 +104,14 @@ bool fy_tus_type_allowed(const tus_ctx *ctx, const char *mime);
 fy_err fy_owner_counts_new(fy_owner_counts **out);
 void fy_owner_counts_free(fy_owner_counts *oc);
 
+/* For a request on an upload URL: checks the id and the method (404, 405) and opens the upload
+ * into ctx->up (404 for another owner's). */
+bool fy_tus_open_resource(tus_ctx *ctx, fy_http_method m);
+/* For an append: refuses final uploads (403), takes the lock (or waits and continues in again),
+ * and refuses an expired upload with expired_status; fills the upload's length and offset. */
+bool fy_tus_lock_for_append(tus_ctx *ctx, void (*again)(tus_ctx *), int expired_status,
+                            int64_t *length, int64_t *offset);
+
 /* The handlers. */
 void fy_tus_handle_create(tus_ctx *ctx);
 /* Creates upload ctx->info with ctx->length (and ctx->info.concat) on the pool, then continues

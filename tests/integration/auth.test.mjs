@@ -10,25 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tus from 'tus-js-client';
-import { startServer as startFerry, runFerry } from './lib/server.mjs';
+import { runFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import { TUS, request, createUpload, head, patch, del, get, sha256, b64 } from './lib/http.mjs';
 import { RawConn, parseResponses, head as rawHead } from './lib/raw.mjs';
 import { seededBytes } from './lib/files.mjs';
 import { trackTempDir, removeTempDir } from './lib/procs.mjs';
 import { MiB, KiB } from './lib/env.mjs';
 
-// Every server this file starts; once the file is done none may have reported a sanitizer error.
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const T = { timeout: 30_000 };

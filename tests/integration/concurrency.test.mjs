@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startServer as startFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import { startProxy } from './lib/proxy.mjs';
 import { TUS, request, createUpload, head, patch, del, get, offsetOf, sha256 } from './lib/http.mjs';
 import { RawConn, head as rawHead } from './lib/raw.mjs';
@@ -13,19 +13,8 @@ import { seededBytes } from './lib/files.mjs';
 import { withTimeout } from './lib/procs.mjs';
 import { MiB } from './lib/env.mjs';
 
-// Every server this file starts; once the file is done none may have reported a sanitizer error
-// (the ASan run keeps going after UBSan/LeakSanitizer reports, so look at stderr).
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const TAKEOVER_MS = SANITIZED ? 2000 : 1000;

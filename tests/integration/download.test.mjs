@@ -1,24 +1,13 @@
 // Downloads of finished uploads as an HTTP client sees them: ranges, validators, plain HEAD.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer as startFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import { createUpload, request, get, head } from './lib/http.mjs';
 import { RawConn, head as rawHead } from './lib/raw.mjs';
 import { seededBytes } from './lib/files.mjs';
 
-// Every server this file starts; once the file is done none may have reported a sanitizer error
-// (the ASan run keeps going after UBSan/LeakSanitizer reports, so look at stderr).
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const T = { timeout: 20_000 };
 const LEN = 1000;

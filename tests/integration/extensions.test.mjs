@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tus from 'tus-js-client';
-import { startServer as startFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import {
   TUS, request, createUpload, head, patch, del, get, offsetOf, encodeMetadata, decodeMetadata,
   assertError, assertTusResumable, tokens, sha256, getSha256,
@@ -16,19 +16,8 @@ import { RawConn, head as rawHead } from './lib/raw.mjs';
 import { seededBytes } from './lib/files.mjs';
 import { MiB } from './lib/env.mjs';
 
-// Every server this file starts; once the file is done none may have reported a sanitizer error
-// (the ASan run keeps going after UBSan/LeakSanitizer reports, so look at stderr).
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const T = { timeout: 30_000 };

@@ -9,23 +9,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer as startFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import { TUS, request, createUpload, head as tusHead, patch, sha256 } from './lib/http.mjs';
 import { RawConn, parseResponses } from './lib/raw.mjs';
 import { trackTempDir, removeTempDir } from './lib/procs.mjs';
 import { MiB, KiB } from './lib/env.mjs';
 
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const REPORT = process.env.FERRY_HOSTILE_REPORT === '1'; // print every case's outcome

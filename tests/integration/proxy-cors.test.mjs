@@ -1,23 +1,12 @@
 // Upload URLs behind a reverse proxy (--behind-proxy) and the CORS origin allow-list.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer as startFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import { TUS, request, patch, head, get } from './lib/http.mjs';
 import { RawConn, parseResponses, head as rawHead } from './lib/raw.mjs';
 
-// Every server this file starts; once the file is done none may have reported a sanitizer error
-// (the ASan run keeps going after UBSan/LeakSanitizer reports, so look at stderr).
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const T = { timeout: 20_000 };
 const ID = '[0-9a-f]{32}';

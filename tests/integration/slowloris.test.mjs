@@ -8,23 +8,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { startServer as startFerry } from './lib/server.mjs';
+import { checkedServers } from './lib/checked.mjs';
 import { createUpload, head, sha256 } from './lib/http.mjs';
 import { RawConn, head as rawHead } from './lib/raw.mjs';
 import { withTimeout } from './lib/procs.mjs';
 import { MiB } from './lib/env.mjs';
 
-const started = [];
-async function startServer(opts) {
-  const s = await startFerry(opts);
-  started.push(s);
-  return s;
-}
-after(async () => {
-  for (const s of started) await s.stop();
-  const reports = started.flatMap((s) => s.stderrText().match(/^.*(?:ERROR: \w+Sanitizer|runtime error:).*$/gm) ?? []);
-  assert.deepEqual(reports, [], 'sanitizer reports in ferry stderr');
-});
+// Every server this file starts is checked for sanitizer reports when the file is done.
+const startServer = checkedServers();
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const WANTED = SANITIZED ? 1500 : 5000;
