@@ -151,33 +151,16 @@ static void rufh_create(tus_ctx *ctx)
                     (long long)ctx->length, (long long)max);
         return;
     }
-    fy_str md = fy_http_req_header(req, "Upload-Metadata");
-    if (md.p != NULL) {
-        fy_metadata parsed;
-        char why[160];
-        if (fy_metadata_parse(md, &parsed, why, sizeof(why)) != FY_OK) {
-            fy_tus_fail(ctx, 400, "Upload-Metadata is malformed: %s", why);
-            return;
-        }
-    }
-    fy_tus_create_upload(ctx, md.p != NULL ? md : FY_STR_NULL);
+    fy_tus_create_upload(ctx);
 }
 
 /* --- offset retrieval --- */
 
 static void rufh_head(tus_ctx *ctx)
 {
-    if (!fy_tus_take_lock(ctx, rufh_head))
+    int64_t length, offset, modified;
+    if (!fy_tus_read_state(ctx, rufh_head, FY_ERR_NOT_FOUND, &length, &offset, &modified))
         return;
-    fy_registry *reg = ctx->tus->registry;
-    int64_t length, offset;
-    bool alive = fy_upload_state(reg, ctx->up, &length, &offset);
-    int64_t modified = fy_upload_modified(reg, ctx->up);
-    fy_tus_release_lock(ctx);
-    if (!alive || fy_tus_expired(ctx->tus, length, offset, modified)) {
-        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
-        return;
-    }
     fy_http_resp_header(ctx->req, "Cache-Control", "no-store");
     fy_http_resp_header(ctx->req, "Upload-Draft-Interop-Version", "%d", ctx->interop);
     fy_tus_add_offset(ctx, offset);

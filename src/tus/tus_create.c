@@ -262,16 +262,7 @@ void fy_tus_handle_create(tus_ctx *ctx)
             return;
         }
     }
-    fy_str md = fy_http_req_header(req, "Upload-Metadata");
-    if (md.p != NULL) {
-        fy_metadata parsed;
-        char why[160];
-        if (fy_metadata_parse(md, &parsed, why, sizeof(why)) != FY_OK) {
-            fy_tus_fail(ctx, 400, "Upload-Metadata is malformed: %s", why);
-            return;
-        }
-    }
-    fy_tus_create_upload(ctx, md);
+    fy_tus_create_upload(ctx);
 }
 
 /* A declared filetype outside the allowed types is refused before any byte is stored; the
@@ -291,9 +282,18 @@ static bool declared_type_ok(tus_ctx *ctx, fy_str md)
     return false;
 }
 
-void fy_tus_create_upload(tus_ctx *ctx, fy_str md)
+void fy_tus_create_upload(tus_ctx *ctx)
 {
     fy_http_req *req = ctx->req;
+    fy_str md = fy_http_req_header(req, "Upload-Metadata");
+    if (md.p != NULL) {
+        fy_metadata parsed;
+        char why[160];
+        if (fy_metadata_parse(md, &parsed, why, sizeof(why)) != FY_OK) {
+            fy_tus_fail(ctx, 400, "Upload-Metadata is malformed: %s", why);
+            return;
+        }
+    }
     if (!fy_tus_check_create_policy(ctx, md) || !declared_type_ok(ctx, md))
         return;
     if (fy_http_req_has_body(req) && !fy_tus_count_writer(ctx))

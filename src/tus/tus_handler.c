@@ -358,25 +358,33 @@ static void add_final_concat(tus_ctx *ctx, const char *ids)
         fy_http_resp_header(ctx->req, "Upload-Concat", "%s", value);
 }
 
+bool fy_tus_read_state(tus_ctx *ctx, void (*again)(tus_ctx *), fy_err expired, int64_t *length,
+                       int64_t *offset, int64_t *modified)
+{
+    if (!fy_tus_take_lock(ctx, again))
+        return false;
+    fy_registry *reg = ctx->tus->registry;
+    bool alive = fy_upload_state(reg, ctx->up, length, offset);
+    *modified = fy_upload_modified(reg, ctx->up);
+    fy_tus_release_lock(ctx);
+    if (!alive) {
+        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
+        return false;
+    }
+    if (fy_tus_expired(ctx->tus, *length, *offset, *modified)) {
+        fy_tus_fail_err(ctx, expired);
+        return false;
+    }
+    return true;
+}
+
 static void handle_head(tus_ctx *ctx)
 {
     /* A HEAD must not report an offset that a running append is about to move: it takes the lock
      * (stopping such an append, whose bytes are then synced) and reads the state under it. */
-    if (!fy_tus_take_lock(ctx, handle_head))
+    int64_t length, offset, modified;
+    if (!fy_tus_read_state(ctx, handle_head, FY_ERR_GONE, &length, &offset, &modified))
         return;
-    fy_registry *reg = ctx->tus->registry;
-    int64_t length, offset;
-    bool alive = fy_upload_state(reg, ctx->up, &length, &offset);
-    int64_t modified = fy_upload_modified(reg, ctx->up);
-    fy_tus_release_lock(ctx);
-    if (!alive) {
-        fy_tus_fail_err(ctx, FY_ERR_NOT_FOUND);
-        return;
-    }
-    if (fy_tus_expired(ctx->tus, length, offset, modified)) {
-        fy_tus_fail_err(ctx, FY_ERR_GONE);
-        return;
-    }
     fy_http_req *req = ctx->req;
     fy_http_resp_header(req, "Cache-Control", "no-store");
     const char *concat = ctx->up->concat;

@@ -114,10 +114,14 @@ bool fy_tus_lock_for_append(tus_ctx *ctx, void (*again)(tus_ctx *), int expired_
 
 /* The handlers. */
 void fy_tus_handle_create(tus_ctx *ctx);
-/* Creates upload ctx->info with ctx->length (and ctx->info.concat) on the pool, then continues
- * with the body or answers 201. `metadata` is the validated Upload-Metadata value (may be empty).
- */
-void fy_tus_create_upload(tus_ctx *ctx, fy_str metadata);
+/* Validates Upload-Metadata and the creation policy, then creates upload ctx->info with
+ * ctx->length (and ctx->info.concat) on the pool, and continues with the body or answers 201. */
+void fy_tus_create_upload(tus_ctx *ctx);
+/* For offset retrieval: takes the lock briefly (stopping a running append, or waiting and
+ * continuing in again) so the state read is one the next append accepts. A removed upload gets
+ * 404, an expired one `expired`. */
+bool fy_tus_read_state(tus_ctx *ctx, void (*again)(tus_ctx *), fy_err expired, int64_t *length,
+                       int64_t *offset, int64_t *modified);
 void fy_tus_handle_delete(tus_ctx *ctx);
 void fy_tus_handle_patch(tus_ctx *ctx);
 /* Streams the request body into ctx->up (locked) at ctx->offset, at most cap bytes, verifying
