@@ -266,6 +266,8 @@ typedef struct ferry_stats {
     unsigned retries;     /* failed requests that were retried */
     unsigned parts;       /* partial uploads (1 without concatenation) */
     double seconds;       /* time spent running */
+    int verified;         /* 1 when the server's whole-upload SHA-256 (Repr-Digest) matched the
+                             local file after the last byte; 0 when the server exposes none */
 } ferry_stats;
 
 FERRY_API void ferry_upload_stats(const ferry_upload *u, ferry_stats *out);

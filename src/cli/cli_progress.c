@@ -187,12 +187,12 @@ static void json_event(const ferry_event *ev)
     case FERRY_EV_DONE: {
         ferry_stats st;
         ferry_upload_stats(ev->upload, &st);
-        o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:i, s:i, s:i, s:f, s:o}", "event", "done",
-                      "file", file, "url", jstr(ev->url), "size", (json_int_t)st.size, "bytes_sent",
-                      (json_int_t)st.bytes_sent, "resumed_from", (json_int_t)st.resumed_from,
-                      "requests", (int)st.requests, "retries", (int)st.retries, "parts",
-                      (int)st.parts, "seconds", st.seconds, "protocol",
-                      jstr(ferry_upload_protocol(ev->upload)));
+        o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:i, s:i, s:i, s:f, s:o, s:b}", "event",
+                      "done", "file", file, "url", jstr(ev->url), "size", (json_int_t)st.size,
+                      "bytes_sent", (json_int_t)st.bytes_sent, "resumed_from",
+                      (json_int_t)st.resumed_from, "requests", (int)st.requests, "retries",
+                      (int)st.retries, "parts", (int)st.parts, "seconds", st.seconds, "protocol",
+                      jstr(ferry_upload_protocol(ev->upload)), "verified", st.verified);
         break;
     }
     case FERRY_EV_FAILED: {

@@ -834,6 +834,7 @@ static void done_verify(ferry_upload *u, const fyc_resp *r)
                    "%s: the server's sha256 of %s differs from the local file", u->name, u->url);
             return;
         }
+        u->stats.verified = 1;
     }
     finish(u, FERRY_OK, NULL);
 }

@@ -165,6 +165,8 @@ static void rufh_head(tus_ctx *ctx)
     fy_http_resp_header(ctx->req, "Upload-Draft-Interop-Version", "%d", ctx->interop);
     fy_tus_add_offset(ctx, offset);
     fy_rufh_add_state(ctx, offset, length, true);
+    if (length >= 0 && offset >= length)
+        fy_tus_add_repr_digest(ctx);
     fy_http_respond(ctx->req, 204, NULL, 0);
 }
 

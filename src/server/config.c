@@ -67,6 +67,8 @@ static const opt options[] = {
      "media types uploads may have, e.g. 'image/*,application/pdf' (sniffed; empty: any)"},
     {"max-uploads-per-owner", OPT_U64, offsetof(fy_config, max_uploads_per_owner), 0, "16", 0,
      1000000, "uploads one token subject may write at once (0: no limit); more get 429"},
+    {"repr-digest", OPT_BOOL, offsetof(fy_config, repr_digest), 0, "false", 0, 1,
+     "hash each finished upload (read back once) and send its SHA-256 as Repr-Digest"},
     {"max-metadata-size", OPT_SIZE, offsetof(fy_config, max_metadata_size), 0, "8K", 64, 1 << 20,
      "largest Upload-Metadata accepted (431 beyond)"},
     {"log-level", OPT_STR, offsetof(fy_config, log_level), sizeof(((fy_config *)0)->log_level),

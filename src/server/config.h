@@ -31,6 +31,7 @@ typedef struct fy_config {
     char allow_types[1024];
     uint64_t max_uploads_per_owner;
     uint64_t max_metadata_size;
+    uint64_t repr_digest;
 } fy_config;
 
 /* Fills cfg from defaults, then the environment, then argv (flags win). On error writes a message

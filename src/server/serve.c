@@ -137,7 +137,8 @@ int fy_serve_main(int argc, char **argv)
                           .sniffer = sniffer,
                           .allow_types = cfg.allow_types[0] ? cfg.allow_types : NULL,
                           .max_uploads_per_owner = (unsigned)cfg.max_uploads_per_owner,
-                          .max_metadata_bytes = (size_t)cfg.max_metadata_size};
+                          .max_metadata_bytes = (size_t)cfg.max_metadata_size,
+                          .repr_digest = cfg.repr_digest != 0};
     fy_tus *tus = NULL;
     e = fy_tus_new(&tcfg, &tus);
     if (e != FY_OK) {

@@ -15,6 +15,7 @@ void fy_upload_info_clear(fy_upload_info *info)
     free(info->concat);
     free(info->owner);
     free(info->type);
+    free(info->sha256);
     memset(info, 0, sizeof(*info));
 }
 

@@ -26,6 +26,12 @@ enum {
     FY_STORE_CAP_SENDFILE = 1u << 3, /* read_fd gives a file descriptor for downloads */
 };
 
+/* Attributes of an upload learnt after its creation. */
+enum {
+    FY_ATTR_TYPE,   /* the media type sniffed from the bytes */
+    FY_ATTR_SHA256, /* base64 SHA-256 of the finished upload */
+};
+
 typedef struct fy_upload_info {
     char id[FY_UPLOAD_ID_LEN + 1];
     int64_t length;   /* -1 while deferred */
@@ -35,6 +41,7 @@ typedef struct fy_upload_info {
     char *concat;     /* NULL, "partial", or "final;<id> <id> ..." (ids, not URLs); owned */
     char *owner;      /* the token subject that created it, or NULL without auth; owned */
     char *type;       /* media type sniffed from the bytes, or NULL until known; owned */
+    char *sha256;     /* base64 SHA-256 of the finished upload, or NULL; owned */
     int64_t modified; /* unix seconds of the last change to the bytes; filled by open */
 } fy_upload_info;
 
@@ -91,8 +98,8 @@ typedef struct fy_store_ops {
     fy_err (*scan)(fy_store *s, int64_t modified_before,
                    bool (*fn)(const fy_upload_info *info, void *arg), void *arg);
 
-    /* [blocking] Records the sniffed media type, durably. */
-    fy_err (*set_type)(fy_store_upload *u, const char *type);
+    /* [blocking] Records an attribute learnt after creation (FY_ATTR_*), durably. */
+    fy_err (*set_attr)(fy_store_upload *u, int attr, const char *value);
 
     /* [blocking] Reads up to len bytes at off into buf; *got is what was read. */
     fy_err (*read_at)(fy_store_upload *u, int64_t off, void *buf, size_t len, size_t *got);

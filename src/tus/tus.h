@@ -25,6 +25,7 @@ typedef struct fy_tus_config {
     const char *allow_types;        /* comma-separated media-type patterns, or NULL for any */
     unsigned max_uploads_per_owner; /* concurrent writes per token subject (0: no limit) */
     size_t max_metadata_bytes;      /* Upload-Metadata larger than this gets 431 */
+    bool repr_digest;               /* hash finished uploads and send Repr-Digest on HEAD and GET */
 } fy_tus_config;
 
 typedef struct fy_tus fy_tus;

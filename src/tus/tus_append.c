@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "base/log.h"
 #include "base/num.h"
 
@@ -105,7 +107,7 @@ fy_err fy_tus_sniff(tus_ctx *ctx, fy_store_upload *h, int64_t offset, int64_t le
         if (ctx->up->concat != NULL && strcmp(ctx->up->concat, "partial") == 0)
             return FY_OK;
         char known[8];
-        fy_upload_type(tus->registry, ctx->up, known, sizeof(known));
+        fy_upload_attr(tus->registry, ctx->up, FY_ATTR_TYPE, known, sizeof(known));
         if (known[0] != '\0')
             return FY_OK;
     }
@@ -123,9 +125,53 @@ fy_err fy_tus_sniff(tus_ctx *ctx, fy_store_upload *h, int64_t offset, int64_t le
         FY_LOG(FY_LOG_INFO, "type_refused", "type=%s", mime);
         return FY_ERR_TYPE_NOT_ALLOWED;
     }
-    if (ops->set_type != NULL)
-        (void)ops->set_type(h, mime); /* the type is also in memory; a lost write re-sniffs */
+    if (ops->set_attr != NULL)
+        (void)ops->set_attr(h, FY_ATTR_TYPE, mime); /* also in memory; a lost write re-sniffs */
     return FY_OK;
+}
+
+/* [pool] With --repr-digest, hashes a finished upload once (reading it back: the body path
+ * splices bytes past user space) and records the base64 SHA-256 for Repr-Digest. Partial uploads
+ * are skipped: only their concatenation is a representation. */
+void fy_tus_digest(tus_ctx *ctx, fy_store_upload *h, int64_t length)
+{
+    fy_tus *tus = ctx->tus;
+    const fy_store_ops *ops = tus->cfg.store->ops;
+    if (!tus->cfg.repr_digest || ops->read_at == NULL || ops->set_attr == NULL)
+        return;
+    if (ctx->up != NULL) {
+        if (ctx->up->concat != NULL && strcmp(ctx->up->concat, "partial") == 0)
+            return;
+        char known[8];
+        fy_upload_attr(tus->registry, ctx->up, FY_ATTR_SHA256, known, sizeof(known));
+        if (known[0] != '\0')
+            return;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return;
+    }
+    static _Thread_local unsigned char buf[256 << 10];
+    int64_t off = 0;
+    while (off < length) {
+        size_t got = 0;
+        size_t want = length - off < (int64_t)sizeof(buf) ? (size_t)(length - off) : sizeof(buf);
+        if (ops->read_at(h, off, buf, want, &got) != FY_OK || got == 0)
+            break;
+        EVP_DigestUpdate(md, buf, got);
+        off += (int64_t)got;
+    }
+    unsigned char digest[32];
+    unsigned int n = 0;
+    char b64[48];
+    if (off == length && EVP_DigestFinal_ex(md, digest, &n) == 1 && n == sizeof(digest) &&
+        EVP_EncodeBlock((unsigned char *)b64, digest, (int)n) == 44) {
+        free(ctx->info.sha256);
+        ctx->info.sha256 = strdup(b64);
+        (void)ops->set_attr(h, FY_ATTR_SHA256, b64); /* in memory too; a lost write rehashes */
+    }
+    EVP_MD_CTX_free(md);
 }
 
 static void sync_work(fy_work *w)
@@ -146,6 +192,8 @@ static void sync_work(fy_work *w)
         ctx->result = fy_tus_sniff(ctx, ctx->up->handle, ctx->offset, ctx->length);
     if (ctx->result == FY_ERR_TYPE_NOT_ALLOWED)
         (void)ops->remove(ctx->tus->cfg.store, ctx->up->id);
+    if (ctx->result == FY_OK && ctx->length >= 0 && ctx->offset == ctx->length)
+        fy_tus_digest(ctx, ctx->up->handle, ctx->length);
 }
 
 static void respond_append(tus_ctx *ctx)
@@ -208,7 +256,9 @@ static void sync_done(fy_work *w)
      * request never meets its own finished one. */
     fy_tus_uncount_writer(ctx);
     if (ctx->info.type != NULL)
-        fy_upload_set_type(ctx->tus->registry, ctx->up, ctx->info.type);
+        fy_upload_set_attr(ctx->tus->registry, ctx->up, FY_ATTR_TYPE, ctx->info.type);
+    if (ctx->info.sha256 != NULL)
+        fy_upload_set_attr(ctx->tus->registry, ctx->up, FY_ATTR_SHA256, ctx->info.sha256);
     if (ctx->result == FY_ERR_TYPE_NOT_ALLOWED) {
         fy_upload_mark_removed(ctx->tus->registry, ctx->up);
         fy_tus_release_lock(ctx);

@@ -14,6 +14,8 @@ static void create_work(fy_work *w)
     tus_ctx *ctx = (tus_ctx *)((char *)w - offsetof(tus_ctx, work));
     fy_store *store = ctx->tus->cfg.store;
     ctx->result = store->ops->create(store, &ctx->info, &ctx->created);
+    if (ctx->result == FY_OK && ctx->info.length == 0)
+        fy_tus_digest(ctx, ctx->created, 0); /* complete at creation */
     if (ctx->result == FY_OK && ctx->npartials > 0) {
         /* A final upload: its bytes are its partials', copied inside the kernel. */
         const char *ids[TUS_MAX_PARTIALS];
@@ -22,6 +24,8 @@ static void create_work(fy_work *w)
         ctx->result = store->ops->concat(ctx->created, ids, ctx->npartials);
         if (ctx->result == FY_OK)
             ctx->result = fy_tus_sniff(ctx, ctx->created, ctx->info.length, ctx->info.length);
+        if (ctx->result == FY_OK)
+            fy_tus_digest(ctx, ctx->created, ctx->info.length);
         if (ctx->result != FY_OK) {
             store->ops->close(ctx->created);
             ctx->created = NULL;

@@ -145,7 +145,7 @@ void fy_tus_download(tus_ctx *ctx)
     /* What the bytes are (sniffed) beats what the client said they are, but a declared type
      * that is not on the safe list always means an attachment: both views must be harmless. */
     char sniffed[128];
-    fy_upload_type(ctx->tus->registry, ctx->up, sniffed, sizeof(sniffed));
+    fy_upload_attr(ctx->tus->registry, ctx->up, FY_ATTR_TYPE, sniffed, sizeof(sniffed));
     bool show_inline = false, declared_ok = type[0] == '\0' || safe_type(type, &show_inline);
     const char *ct =
         declared_ok ? safe_type(sniffed[0] != '\0' ? sniffed : type, &show_inline) : NULL;
@@ -156,6 +156,7 @@ void fy_tus_download(tus_ctx *ctx)
     fy_http_resp_header(req, "Content-Type", "%s", ct);
     add_disposition(req, show_inline, name, name_len > 0 ? (size_t)name_len : 0);
     fy_http_resp_header(req, "X-Content-Type-Options", "nosniff");
+    fy_tus_add_repr_digest(ctx);
     fy_http_resp_header(req, "Content-Security-Policy", "default-src 'none'; sandbox");
     int64_t from = 0, to = length - 1;
     /* If-Range with another validator: the client's partial copy is stale, send it all. */

@@ -325,6 +325,14 @@ static void handle_options(tus_ctx *ctx, bool cors)
     fy_http_respond(req, 200, NULL, 0);
 }
 
+void fy_tus_add_repr_digest(tus_ctx *ctx)
+{
+    char b64[48];
+    fy_upload_attr(ctx->tus->registry, ctx->up, FY_ATTR_SHA256, b64, sizeof(b64));
+    if (b64[0] != '\0')
+        fy_http_resp_header(ctx->req, "Repr-Digest", "sha-256=:%s:", b64);
+}
+
 /* --- HEAD --- */
 
 /* Writes "final;" and the partials' URLs into out; absolute (as tusd does) when relative is
@@ -403,6 +411,8 @@ static void handle_head(tus_ctx *ctx)
     }
     if (length < 0 || offset < length)
         fy_tus_add_expires(ctx, modified);
+    else
+        fy_tus_add_repr_digest(ctx);
     fy_http_respond(req, 200, NULL, 0);
 }
 

@@ -128,6 +128,10 @@ void fy_tus_handle_patch(tus_ctx *ctx);
  * Upload-Checksum when present; answers when done. */
 void fy_tus_begin_append(tus_ctx *ctx, int64_t cap);
 void fy_tus_download(tus_ctx *ctx);
+/* [pool] With --repr-digest, records the SHA-256 of a finished upload (tus_append.c). */
+void fy_tus_digest(tus_ctx *ctx, fy_store_upload *h, int64_t length);
+/* Adds Repr-Digest (RFC 9530) when the upload's SHA-256 is known. */
+void fy_tus_add_repr_digest(tus_ctx *ctx);
 /* [pool] Sniffs and records the content type once enough bytes are stored; see tus_append.c. */
 fy_err fy_tus_sniff(tus_ctx *ctx, fy_store_upload *h, int64_t offset, int64_t length);
 

@@ -122,6 +122,8 @@ static fy_upload *upload_new(fy_store_upload *handle, fy_upload_info *info)
     info->owner = NULL;
     if (info->type != NULL)
         snprintf(up->type_, sizeof(up->type_), "%s", info->type);
+    if (info->sha256 != NULL)
+        snprintf(up->sha256_, sizeof(up->sha256_), "%s", info->sha256);
     up->length_ = info->length;
     up->offset_ = info->offset;
     up->modified_ = info->modified;
@@ -309,17 +311,26 @@ bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *
     return alive;
 }
 
-void fy_upload_type(fy_registry *reg, fy_upload *up, char *out, size_t len)
+static char *attr_field(fy_upload *up, int attr, size_t *len)
 {
+    *len = attr == FY_ATTR_TYPE ? sizeof(up->type_) : sizeof(up->sha256_);
+    return attr == FY_ATTR_TYPE ? up->type_ : up->sha256_;
+}
+
+void fy_upload_attr(fy_registry *reg, fy_upload *up, int attr, char *out, size_t len)
+{
+    size_t n;
     pthread_mutex_lock(&reg->mu);
-    snprintf(out, len, "%s", up->type_);
+    snprintf(out, len, "%s", attr_field(up, attr, &n));
     pthread_mutex_unlock(&reg->mu);
 }
 
-void fy_upload_set_type(fy_registry *reg, fy_upload *up, const char *type)
+void fy_upload_set_attr(fy_registry *reg, fy_upload *up, int attr, const char *value)
 {
+    size_t n;
     pthread_mutex_lock(&reg->mu);
-    snprintf(up->type_, sizeof(up->type_), "%s", type);
+    char *field = attr_field(up, attr, &n);
+    snprintf(field, n, "%s", value);
     pthread_mutex_unlock(&reg->mu);
 }
 

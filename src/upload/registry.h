@@ -45,7 +45,8 @@ typedef struct fy_upload {
     int64_t length_;
     int64_t offset_;
     int64_t modified_;
-    char type_[128]; /* sniffed media type, "" until known */
+    char type_[128];  /* sniffed media type, "" until known */
+    char sha256_[48]; /* base64 SHA-256 of the finished upload, "" until known */
     int refs_;
     fy_lock_owner *writer_;
     uint64_t writer_gen_;
@@ -83,9 +84,9 @@ void fy_upload_unlock(fy_registry *reg, fy_upload *up, fy_lock_owner *owner);
 /* A consistent view of length (-1 while deferred) and acknowledged offset. False if removed. */
 bool fy_upload_state(fy_registry *reg, fy_upload *up, int64_t *length, int64_t *offset);
 
-/* The sniffed media type ("" until known) copied into out. */
-void fy_upload_type(fy_registry *reg, fy_upload *up, char *out, size_t len);
-void fy_upload_set_type(fy_registry *reg, fy_upload *up, const char *type);
+/* An attribute learnt after creation (FY_ATTR_TYPE, FY_ATTR_SHA256; "" until known). */
+void fy_upload_attr(fy_registry *reg, fy_upload *up, int attr, char *out, size_t len);
+void fy_upload_set_attr(fy_registry *reg, fy_upload *up, int attr, const char *value);
 
 /* Unix seconds of the last acknowledged change to the bytes (for expiry). */
 int64_t fy_upload_modified(fy_registry *reg, fy_upload *up);

@@ -137,6 +137,23 @@ test('client: uploads files and stdin, prints one URL per file, data intact', as
   assert.match(st.stdout, /no unfinished uploads/);
 });
 
+test('client: with a server that sends Repr-Digest, the whole file is verified after the last byte', async (t) => {
+  const server = await startServer({ t, args: ['--repr-digest'] });
+  const plain = await startServer({ t });
+  const state = stateHome(t);
+  const f = makeRandomFile(5 * MiB + 3, { t, name: 'v.bin' });
+  for (const protocol of ['tus', 'ietf']) {
+    const r = await runCli(['upload', '--json', '--no-resume', '--protocol', protocol, '--chunk-size', '2M', server.url, f.path], { state });
+    assert.equal(r.code, 0, r.stderr);
+    const done = r.events.find((e) => e.event === 'done');
+    assert.equal(done.verified, true, `${protocol}: the client did not verify the server's Repr-Digest`);
+  }
+  // Without --repr-digest the server exposes no digest: nothing to verify, still a success.
+  const r = await runCli(['upload', '--json', '--no-resume', plain.url, f.path], { state });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.events.find((e) => e.event === 'done').verified, false);
+});
+
 test('client: usage errors and --help', async (t) => {
   const state = stateHome(t);
   const h = await runCli(['upload', '--help'], { state });

@@ -1,6 +1,7 @@
 // Downloads of finished uploads as an HTTP client sees them: ranges, validators, plain HEAD.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { checkedServers } from './lib/checked.mjs';
 import { createUpload, request, get, head } from './lib/http.mjs';
 import { RawConn, head as rawHead } from './lib/raw.mjs';
@@ -135,5 +136,45 @@ describe('downloads', () => {
     assert.equal((await get(location)).status, 409);
     assert.equal((await get(location, { Range: 'bytes=0-1' })).status, 409);
     assert.equal((await request(location, { method: 'HEAD' })).status, 409);
+  });
+});
+
+describe('Repr-Digest (--repr-digest)', () => {
+  const sha = (b) => crypto.createHash('sha256').update(b).digest('base64');
+
+  test('HEAD and GET of a finished upload carry its SHA-256; unfinished uploads and the default do not', T, async () => {
+    const srv = await startServer({ args: ['--repr-digest'] });
+    const data = seededBytes(300_000, 7);
+    const { location } = await createUpload(srv.url, { length: data.length, body: data });
+    const want = `sha-256=:${sha(data)}:`;
+    assert.equal((await head(location)).headers['repr-digest'], want);
+    const g = await get(location);
+    assert.ok(g.body.equals(data));
+    assert.equal(g.headers['repr-digest'], want);
+    // IETF offset retrieval too.
+    const h = await request(location, { method: 'HEAD', headers: { 'Upload-Draft-Interop-Version': '8' } });
+    assert.equal(h.headers['repr-digest'], want);
+    // An empty upload is finished at creation.
+    const { location: empty } = await createUpload(srv.url, { length: 0 });
+    assert.equal((await head(empty)).headers['repr-digest'], `sha-256=:${sha(Buffer.alloc(0))}:`);
+    // Unfinished: no digest yet.
+    const { location: half } = await createUpload(srv.url, { length: 10, body: Buffer.from('abc') });
+    assert.equal((await head(half)).headers['repr-digest'], undefined);
+    await srv.stop();
+    // Without the flag nothing is hashed.
+    const plain = await startServer();
+    const { location: p } = await createUpload(plain.url, { length: data.length, body: data });
+    assert.equal((await head(p)).headers['repr-digest'], undefined);
+  });
+
+  test('a concatenated upload gets the digest of the whole, its partials none', T, async () => {
+    const srv = await startServer({ args: ['--repr-digest'] });
+    const a = seededBytes(70_000, 1), b = seededBytes(50_000, 2);
+    const partial = async (body) => (await createUpload(srv.url, { length: body.length, body, headers: { 'Upload-Concat': 'partial' } })).location;
+    const pa = await partial(a), pb = await partial(b);
+    assert.equal((await head(pa)).headers['repr-digest'], undefined);
+    const f = await request(srv.url, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Concat': `final;${pa} ${pb}` } });
+    assert.equal(f.status, 201, f.text);
+    assert.equal((await head(f.headers.location)).headers['repr-digest'], `sha-256=:${sha(Buffer.concat([a, b]))}:`);
   });
 });

@@ -110,10 +110,10 @@ static fy_err write_info(struct local_upload *h)
 {
     int dirfd = h->store->dirfd;
     json_t *j =
-        json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:i}", "id", h->info.id, "length",
+        json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:i}", "id", h->info.id, "length",
                   (json_int_t)h->info.length, "created", (json_int_t)h->info.created, "metadata",
                   h->info.metadata, "concat", h->info.concat, "owner", h->info.owner, "type",
-                  h->info.type, "version", INFO_VERSION);
+                  h->info.type, "sha256", h->info.sha256, "version", INFO_VERSION);
     if (!j)
         return FY_ERR_INTERNAL; /* out of memory, or metadata that is not UTF-8 (a caller bug) */
     char *text = json_dumps(j, JSON_COMPACT);
@@ -184,14 +184,16 @@ static fy_err read_info(struct local_upload *h)
     const json_t *id = json_object_get(j, "id"), *length = json_object_get(j, "length"),
                  *created = json_object_get(j, "created"), *md = json_object_get(j, "metadata"),
                  *version = json_object_get(j, "version"), *concat = json_object_get(j, "concat"),
-                 *owner = json_object_get(j, "owner"), *type = json_object_get(j, "type");
+                 *owner = json_object_get(j, "owner"), *type = json_object_get(j, "type"),
+                 *sha = json_object_get(j, "sha256");
     if (!json_is_object(j) || !json_is_string(id) || strcmp(json_string_value(id), h->info.id) ||
         !json_is_integer(length) || json_integer_value(length) < -1 || !json_is_integer(created) ||
         json_integer_value(created) < 0 || !(json_is_string(md) || json_is_null(md)) ||
         !json_is_integer(version) || json_integer_value(version) != INFO_VERSION ||
         !(concat == NULL || json_is_string(concat) || json_is_null(concat)) ||
         !(owner == NULL || json_is_string(owner) || json_is_null(owner)) ||
-        !(type == NULL || json_is_string(type) || json_is_null(type))) {
+        !(type == NULL || json_is_string(type) || json_is_null(type)) ||
+        !(sha == NULL || json_is_string(sha) || json_is_null(sha))) {
         err = FY_ERR_IO;
     } else {
         h->info.length = json_integer_value(length);
@@ -203,6 +205,8 @@ static fy_err read_info(struct local_upload *h)
         if (json_is_string(owner) && !(h->info.owner = strdup(json_string_value(owner))))
             err = FY_ERR_NOMEM;
         if (json_is_string(type) && !(h->info.type = strdup(json_string_value(type))))
+            err = FY_ERR_NOMEM;
+        if (json_is_string(sha) && !(h->info.sha256 = strdup(json_string_value(sha))))
             err = FY_ERR_NOMEM;
     }
     json_decref(j);
@@ -219,6 +223,7 @@ static void upload_free(struct local_upload *h)
     free(h->info.concat);
     free(h->info.owner);
     free(h->info.type);
+    free(h->info.sha256);
     free(h);
 }
 
@@ -281,7 +286,7 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
 {
     struct local_upload *h;
     struct stat sb;
-    char *md = NULL, *concat = NULL, *owner = NULL, *type = NULL;
+    char *md = NULL, *concat = NULL, *owner = NULL, *type = NULL, *sha = NULL;
 
     memset(info, 0, sizeof(*info)); /* so fy_upload_info_clear is harmless after an error */
     fy_err err = upload_new(store_of(s), id, &h);
@@ -309,7 +314,9 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
     if ((h->info.metadata && !(md = strdup(h->info.metadata))) ||
         (h->info.concat && !(concat = strdup(h->info.concat))) ||
         (h->info.owner && !(owner = strdup(h->info.owner))) ||
-        (h->info.type && !(type = strdup(h->info.type)))) {
+        (h->info.type && !(type = strdup(h->info.type))) ||
+        (h->info.sha256 && !(sha = strdup(h->info.sha256)))) {
+        free(sha);
         free(md);
         free(concat);
         free(owner);
@@ -322,6 +329,7 @@ static fy_err local_open(fy_store *s, const char *id, fy_store_upload **out, fy_
     info->concat = concat;
     info->owner = owner;
     info->type = type;
+    info->sha256 = sha;
     info->offset = sb.st_size;
     info->modified = (int64_t)sb.st_mtime;
     *out = (fy_store_upload *)(void *)h;
@@ -522,17 +530,18 @@ static fy_err local_scan(fy_store *s, int64_t modified_before,
     return FY_OK;
 }
 
-static fy_err local_set_type(fy_store_upload *u, const char *type)
+static fy_err local_set_attr(fy_store_upload *u, int attr, const char *value)
 {
     struct local_upload *h = upload_of(u);
-    char *copy = strdup(type);
+    char **field = attr == FY_ATTR_TYPE ? &h->info.type : &h->info.sha256;
+    char *copy = strdup(value);
     if (copy == NULL)
         return FY_ERR_NOMEM;
-    char *old = h->info.type;
-    h->info.type = copy;
+    char *old = *field;
+    *field = copy;
     fy_err err = write_info(h);
     if (err != FY_OK) {
-        h->info.type = old;
+        *field = old;
         free(copy);
         return err;
     }
@@ -626,7 +635,7 @@ static const fy_store_ops local_ops = {
     .sync = local_sync,
     .writeback = local_writeback,
     .set_length = local_set_length,
-    .set_type = local_set_type,
+    .set_attr = local_set_attr,
     .read_at = local_read_at,
     .read_fd = local_read_fd,
     .remove = local_remove,
