@@ -1,21 +1,13 @@
 #include "auth/b64url.h"
 
+#include "base/base64.h"
+
 #include <limits.h>
 #include <stdint.h>
 
 static int val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    return fy_base64_symbol(c, true);
 }
 
 long fy_b64url_decode(const char *in, size_t n, unsigned char *out, size_t out_len)

@@ -5,7 +5,7 @@ static int dec_digit(char c)
     return (c >= '0' && c <= '9') ? c - '0' : -1;
 }
 
-static int hex_digit(char c)
+int fy_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -24,7 +24,7 @@ static fy_err parse_base(fy_str s, uint64_t max, unsigned base, uint64_t *out)
         return FY_ERR_BAD_REQUEST;
     uint64_t v = 0;
     for (size_t i = 0; i < s.n; i++) {
-        int d = base == 16 ? hex_digit(s.p[i]) : dec_digit(s.p[i]);
+        int d = base == 16 ? fy_hex_digit(s.p[i]) : dec_digit(s.p[i]);
         if (d < 0)
             return FY_ERR_BAD_REQUEST;
         if ((uint64_t)d > max || v > (max - (uint64_t)d) / base)

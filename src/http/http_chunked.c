@@ -1,5 +1,7 @@
 #include "http/http_chunked.h"
 
+#include "base/num.h"
+
 #include "http/http_field.h"
 
 /* Chunk sizes above 2^62 cannot be real and would only invite arithmetic overflow later. */
@@ -22,17 +24,6 @@ enum {
     S_DONE,
     S_ERROR_BASE, /* S_ERROR_BASE - err: a sticky error */
 };
-
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Extension bytes: HTAB, SP, VCHAR and obs-text (what token and quoted-string allow). CR ends
  * the line; a bare LF or NUL inside an extension is exactly where lenient parsers disagree about
@@ -79,7 +70,7 @@ static int step(fy_http_chunked *d, char c)
 {
     switch (d->state) {
     case S_SIZE: {
-        int v = hex_val(c);
+        int v = fy_hex_digit(c);
         if (v >= 0) {
             if (++d->size_digits > MAX_SIZE_DIGITS ||
                 d->size_acc > (MAX_CHUNK_SIZE - (uint64_t)v) / 16)

@@ -9,21 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
+
 #define WHY_KEY_MAX 40 /* longest key echoed into a reason */
 
 static int b64_val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return fy_base64_symbol(c, false);
 }
 
 /* Validates and, when out is not NULL, decodes. Padding is required ("=" only at the end of the
