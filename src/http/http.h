@@ -98,8 +98,6 @@ void fy_http_req_set_pipe(fy_http_req *req, fy_http_pipe_cb on_pipe);
 void fy_http_req_stop_body(fy_http_req *req, fy_err why);
 /* Continues a body paused by FY_ERR_AGAIN. */
 void fy_http_req_resume(fy_http_req *req);
-/* Body bytes delivered so far. */
-int64_t fy_http_req_body_received(const fy_http_req *req);
 
 /* --- request: answering --- */
 /* Adds a response header (formatted value). Silently dropped if the header space is full

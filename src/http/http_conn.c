@@ -1133,7 +1133,3 @@ const fy_http_chunked *fy_http_req_trailers(const fy_http_req *r)
     return r->chunked && r->body_complete ? &r->dec : NULL;
 }
 
-int64_t fy_http_req_body_received(const fy_http_req *r)
-{
-    return r->received;
-}

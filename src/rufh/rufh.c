@@ -234,22 +234,7 @@ static void rufh_patch(tus_ctx *ctx)
             ctx->length_changed = true;
         }
     }
-    int64_t cap = ctx->length >= 0
-                      ? ctx->length - offset
-                      : (fy_tus_max_size(ctx) > 0 ? fy_tus_max_size(ctx) - offset : INT64_MAX);
-    if (head->content_length > cap) {
-        fy_tus_release_lock(ctx);
-        fy_tus_add_offset(ctx, offset);
-        fy_tus_fail(ctx, 413, "the append (%lld bytes) would go past the upload's length",
-                    (long long)head->content_length);
-        return;
-    }
-    if (!fy_tus_count_writer(ctx)) {
-        fy_tus_release_lock(ctx);
-        return;
-    }
-    ctx->start_offset = ctx->offset = offset;
-    fy_tus_begin_append(ctx, cap);
+    fy_tus_start_append(ctx, offset);
 }
 
 /* --- routing --- */

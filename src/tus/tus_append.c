@@ -434,6 +434,27 @@ static bool is_offset_stream(fy_str ct)
     return ct.n == n || ct.p[n] == ';' || ct.p[n] == ' ' || ct.p[n] == '\t';
 }
 
+void fy_tus_start_append(tus_ctx *ctx, int64_t offset)
+{
+    int64_t max = fy_tus_max_size(ctx);
+    int64_t cap = ctx->length >= 0 ? ctx->length - offset : (max > 0 ? max - offset : INT64_MAX);
+    int64_t cl = fy_http_req_head(ctx->req)->content_length;
+    if (cl > cap) {
+        fy_tus_release_lock(ctx);
+        fy_tus_add_offset(ctx, offset);
+        fy_tus_fail(ctx, 413, "the body (%lld bytes) would go past %s (%lld bytes left)",
+                    (long long)cl, ctx->length >= 0 ? "Upload-Length" : "the maximum size",
+                    (long long)cap);
+        return;
+    }
+    if (!fy_tus_count_writer(ctx)) {
+        fy_tus_release_lock(ctx);
+        return;
+    }
+    ctx->start_offset = ctx->offset = offset;
+    fy_tus_begin_append(ctx, cap);
+}
+
 bool fy_tus_lock_for_append(tus_ctx *ctx, void (*again)(tus_ctx *), int expired_status,
                             int64_t *length, int64_t *offset)
 {
@@ -499,24 +520,5 @@ void fy_tus_handle_patch(tus_ctx *ctx)
             ctx->length_changed = true;
         }
     }
-    int64_t cap;
-    if (ctx->length >= 0)
-        cap = ctx->length - offset;
-    else
-        cap = fy_tus_max_size(ctx) > 0 ? fy_tus_max_size(ctx) - offset : INT64_MAX;
-    int64_t cl = fy_http_req_head(req)->content_length;
-    if (cl > cap) {
-        fy_tus_release_lock(ctx);
-        fy_tus_add_offset(ctx, offset);
-        fy_tus_fail(ctx, 413, "the body (%lld bytes) would go past %s (%lld bytes left)",
-                    (long long)cl, ctx->length >= 0 ? "Upload-Length" : "the maximum size",
-                    (long long)cap);
-        return;
-    }
-    if (!fy_tus_count_writer(ctx)) {
-        fy_tus_release_lock(ctx);
-        return;
-    }
-    ctx->start_offset = ctx->offset = offset;
-    fy_tus_begin_append(ctx, cap);
+    fy_tus_start_append(ctx, offset);
 }

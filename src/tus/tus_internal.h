@@ -58,7 +58,6 @@ typedef struct tus_ctx {
     int64_t written_back;    /* offset up to which early write-out was started */
     fy_token_claims *claims; /* the verified token, or NULL without auth; owned */
     bool counted;            /* holds one of its owner's concurrent-write slots */
-    bool sniffed;            /* the content type was checked during this request */
     int interop;             /* 0: tus; else the IETF draft's Upload-Draft-Interop-Version */
     bool rufh_complete;      /* IETF: this request completes the upload */
 } tus_ctx;
@@ -111,6 +110,10 @@ bool fy_tus_open_resource(tus_ctx *ctx, fy_http_method m);
  * and refuses an expired upload with expired_status; fills the upload's length and offset. */
 bool fy_tus_lock_for_append(tus_ctx *ctx, void (*again)(tus_ctx *), int expired_status,
                             int64_t *length, int64_t *offset);
+
+/* With the lock held and ctx->length set: refuses a body longer than what is left (413),
+ * takes the owner's write slot (429) and streams the body at offset. */
+void fy_tus_start_append(tus_ctx *ctx, int64_t offset);
 
 /* The handlers. */
 void fy_tus_handle_create(tus_ctx *ctx);

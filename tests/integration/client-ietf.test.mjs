@@ -3,7 +3,6 @@
 // and the protocol choice of --protocol auto.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,63 +12,10 @@ import { getSha256, request } from './lib/http.mjs';
 import { TextCollector, exitOf, removeTempDir, trackChild, trackTempDir, withTimeout } from './lib/procs.mjs';
 import { startProxy } from './lib/proxy.mjs';
 import { startServer } from './lib/server.mjs';
+import { assertSameBytes, doneEvent, jsonEvents, runCli, spawnCli, stateHome } from './lib/cli.mjs';
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const CUT_FILE = SANITIZED ? 8 * MiB : 24 * MiB;
-
-function stateHome(t) {
-  const dir = trackTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-it-state-')));
-  t.after(() => removeTempDir(dir));
-  return dir;
-}
-
-function jsonEvents(text) {
-  const out = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      /* a sanitizer line that happened to start with "{" */
-    }
-  }
-  return out;
-}
-
-function spawnCli(args, { state } = {}) {
-  if (!isExecutable(FERRY_BIN)) throw new Error(`ferry binary not found at ${FERRY_BIN}`);
-  const proc = trackChild(
-    spawn(FERRY_BIN, args, { env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
-  const stdout = new TextCollector(proc.stdout);
-  const stderr = new TextCollector(proc.stderr);
-  const done = exitOf(proc).then(async ({ code, signal }) => {
-    await new Promise((r) => setImmediate(r));
-    return { code, signal, stdout: stdout.text, stderr: stderr.text, events: jsonEvents(stderr.text) };
-  });
-  return { proc, stdout, stderr, done };
-}
-
-async function runCli(args, opts = {}, timeout = 120_000) {
-  const c = spawnCli(args, opts);
-  return withTimeout(c.done, timeout, `ferry ${args.join(' ')}`).catch((e) => {
-    c.proc.kill('SIGKILL');
-    throw e;
-  });
-}
-
-function doneEvent(r, file) {
-  const e = r.events.find((ev) => ev.event === 'done' && (!file || path.basename(ev.file) === file));
-  assert.ok(e, `no "done" event; exit ${r.code}; stderr:\n${r.stderr.slice(-3000)}`);
-  return e;
-}
-
-async function assertSameBytes(url, file) {
-  const got = await getSha256(url, { timeout: 60_000 });
-  assert.equal(got.status, 200, `GET ${url}`);
-  assert.equal(got.length, file.size, 'downloaded length');
-  assert.equal(got.sha256, file.sha256, 'downloaded sha256 differs from the local file');
-}
 
 /** The server's view in the draft: complete, at the full length. */
 async function assertCompleteIetf(url, size, interop) {

@@ -4,7 +4,6 @@
 // Measured figures are printed as test diagnostics ("# client: ...") so CI logs keep them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,73 +13,14 @@ import { getSha256, request, tokens } from './lib/http.mjs';
 import { TextCollector, exitOf, removeTempDir, trackChild, trackTempDir, withTimeout } from './lib/procs.mjs';
 import { startProxy } from './lib/proxy.mjs';
 import { startServer } from './lib/server.mjs';
+import { assertSameBytes, doneEvent, jsonEvents, runCli, spawnCli, stateHome } from './lib/cli.mjs';
 
 const SANITIZED = process.env.FERRY_TEST_SANITIZED === '1';
 const BIG = SANITIZED ? 128 * MiB : 1024 * MiB;
 const DEFAULT_CHUNK = 8 * MiB;
 
-/** A fresh resume-state folder (XDG_STATE_HOME) per test. */
-function stateHome(t) {
-  const dir = trackTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-it-state-')));
-  t.after(() => removeTempDir(dir));
-  return dir;
-}
-
-/**
- * Starts `ferry <args>`; returns {proc, stdout, stderr, done} where done resolves with
- * {code, signal, stdout, stderr, events} (events: the JSON lines of stderr).
- */
-function spawnCli(args, { state, input, env = {} } = {}) {
-  if (!isExecutable(FERRY_BIN)) throw new Error(`ferry binary not found at ${FERRY_BIN}`);
-  const proc = trackChild(
-    spawn(FERRY_BIN, args, {
-      env: { ...process.env, XDG_STATE_HOME: state, ...env },
-      stdio: [input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    }),
-  );
-  const stdout = new TextCollector(proc.stdout);
-  const stderr = new TextCollector(proc.stderr);
-  if (input !== undefined) {
-    proc.stdin.on('error', () => {});
-    if (typeof input === 'string' && fs.existsSync(input)) fs.createReadStream(input).pipe(proc.stdin);
-    else proc.stdin.end(input);
-  }
-  const done = exitOf(proc).then(async ({ code, signal }) => {
-    await new Promise((r) => setImmediate(r));
-    return { code, signal, stdout: stdout.text, stderr: stderr.text, events: jsonEvents(stderr.text) };
-  });
-  return { proc, stdout, stderr, done };
-}
-
-function jsonEvents(text) {
-  const out = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      /* a sanitizer line that happened to start with "{" */
-    }
-  }
-  return out;
-}
-
-async function runCli(args, opts = {}, timeout = 120_000) {
-  const c = spawnCli(args, opts);
-  return withTimeout(c.done, timeout, `ferry ${args.join(' ')}`).catch((e) => {
-    c.proc.kill('SIGKILL');
-    throw e;
-  });
-}
-
 function urlsOf(stdout) {
   return stdout.split('\n').filter(Boolean);
-}
-
-function doneEvent(r, file) {
-  const e = r.events.find((ev) => ev.event === 'done' && (!file || ev.file === file));
-  assert.ok(e, `no "done" event; exit ${r.code}; stderr:\n${r.stderr.slice(-3000)}`);
-  return e;
 }
 
 /** Sum of the client->server bytes the proxy forwarded, over all its connections. */
@@ -97,13 +37,6 @@ function proxyUpBytes(proxy) {
 
 function note(t, msg) {
   t.diagnostic(`client: ${msg}`);
-}
-
-async function assertSameBytes(url, file) {
-  const got = await getSha256(url, { timeout: 120_000 });
-  assert.equal(got.status, 200, `GET ${url}`);
-  assert.equal(got.length, file.size, 'downloaded length');
-  assert.equal(got.sha256, file.sha256, 'downloaded sha256 differs from the local file');
 }
 
 test('client: uploads files and stdin, prints one URL per file, data intact', async (t) => {
