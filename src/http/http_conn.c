@@ -1132,4 +1132,3 @@ const fy_http_chunked *fy_http_req_trailers(const fy_http_req *r)
 {
     return r->chunked && r->body_complete ? &r->dec : NULL;
 }
-
